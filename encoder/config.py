@@ -1,0 +1,90 @@
+"""Frozen configuration dataclasses, saved as JSON beside the models they produced."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+DECODERS = ("transpose", "bilinear")
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot produce a working model."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of a convolutional autoencoder.
+
+    Each entry of ``filters`` is one stride-2 convolution, so ``image_size`` must be
+    divisible by ``2 ** len(filters)``.
+    """
+
+    image_size: int = 32
+    channels: int = 3
+    latent_dim: int = 64
+    filters: tuple[int, ...] = (32, 64, 128)
+    decoder: str = "transpose"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
+        if self.channels not in (1, 3):
+            raise ConfigError(f"channels must be 1 (grey) or 3 (colour), got {self.channels}")
+        if self.decoder not in DECODERS:
+            raise ConfigError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
+        if self.latent_dim < 1 or not self.filters or min(self.filters) < 1:
+            raise ConfigError("latent_dim and every filter width must be positive")
+        stride = 2 ** len(self.filters)
+        if self.image_size < stride or self.image_size % stride:
+            raise ConfigError(
+                f"image_size {self.image_size} must be a multiple of {stride} "
+                f"(2 ** number of filter stages {len(self.filters)})"
+            )
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.image_size, self.image_size, self.channels)
+
+    @property
+    def raw_dim(self) -> int:
+        """Length of the flattened raw-pixel vector of one image."""
+        return self.image_size * self.image_size * self.channels
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a model is trained; the seed makes a run repeatable."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    validation_split: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("epochs and batch_size must be at least 1")
+        if not 0.0 <= self.validation_split < 0.5:
+            raise ConfigError("validation_split must be in [0, 0.5)")
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def save_json(config: Any, path: Path) -> None:
+    Path(path).write_text(json.dumps(to_dict(config), indent=2) + "\n")
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Build ``cls`` from a dict, ignoring keys it does not know (newer files)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def load_json(cls: type[T], path: Path) -> T:
+    return from_dict(cls, json.loads(Path(path).read_text()))

@@ -1,0 +1,124 @@
+"""Training an autoencoder and saving / loading it as ``.keras`` files with JSON config."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from latentsearch.encoder.config import ModelConfig, TrainConfig, load_json, save_json
+from latentsearch.encoder.models import build_autoencoder
+from latentsearch.encoder.versioned_dir import NoBuildError, current_build, new_build
+
+log = logging.getLogger(__name__)
+
+ENCODER_FILE = "encoder.keras"
+DECODER_FILE = "decoder.keras"
+AUTOENCODER_FILE = "autoencoder.keras"
+MODEL_CONFIG_FILE = "model_config.json"
+TRAIN_CONFIG_FILE = "train_config.json"
+HISTORY_FILE = "history.json"
+
+
+class ModelLoadError(RuntimeError):
+    """A model directory is missing, incomplete or unreadable."""
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """What the indexer needs from a trained model."""
+
+    encoder: keras.Model
+    decoder: keras.Model | None
+    config: ModelConfig
+    path: Path
+
+
+def check_images(images: np.ndarray, config: ModelConfig) -> None:
+    if images.ndim != 4 or images.shape[1:] != config.input_shape:
+        raise ValueError(f"expected images of shape (N, {config.input_shape}), got {images.shape}")
+    if len(images) < 2:
+        raise ValueError("need at least 2 images to train")
+
+
+def train_autoencoder(
+    images: np.ndarray, model_config: ModelConfig, train_config: TrainConfig
+) -> tuple[keras.Model, dict[str, list[float]]]:
+    """Fit an autoencoder to reconstruct ``images`` (N, H, W, C floats in [0, 1])."""
+    check_images(images, model_config)
+    keras.utils.set_random_seed(train_config.seed)
+    model = build_autoencoder(model_config)
+    model.compile(optimizer=keras.optimizers.Adam(train_config.learning_rate), loss="mse")
+    order = np.random.default_rng(train_config.seed).permutation(len(images))
+    images = images[order]
+    has_validation = train_config.validation_split > 0 and len(images) >= 10
+    monitor = "val_loss" if has_validation else "loss"
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=3, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=1),
+    ]
+    history = model.fit(
+        images,
+        images,
+        batch_size=train_config.batch_size,
+        epochs=train_config.epochs,
+        validation_split=train_config.validation_split if has_validation else 0.0,
+        callbacks=callbacks,
+        # one line per epoch in logs; the live bar only on a terminal
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+    curves = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    return model, curves
+
+
+def save_model(
+    model: keras.Model,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    history: dict[str, list[float]],
+    out_dir: str | Path,
+) -> Path:
+    """Write the autoencoder, its encoder and decoder, configs and history; swap in atomically."""
+    with new_build(out_dir) as staging:
+        model.save(staging / AUTOENCODER_FILE)
+        model.get_layer("encoder").save(staging / ENCODER_FILE)
+        model.get_layer("decoder").save(staging / DECODER_FILE)
+        save_json(model_config, staging / MODEL_CONFIG_FILE)
+        save_json(train_config, staging / TRAIN_CONFIG_FILE)
+        (staging / HISTORY_FILE).write_text(json.dumps(history, indent=2) + "\n")
+    final = current_build(out_dir)
+    log.info("saved model to %s", final)
+    return final
+
+
+def model_files(model_dir: str | Path) -> Path:
+    """The folder holding ``encoder.keras``: a build folder itself, or a versioned root."""
+    model_dir = Path(model_dir)
+    if (model_dir / ENCODER_FILE).is_file():
+        return model_dir
+    try:
+        return current_build(model_dir)
+    except NoBuildError as err:
+        raise ModelLoadError(
+            f"{model_dir} is not a trained model (no {ENCODER_FILE}); "
+            "train one with `latentsearch train`"
+        ) from err
+
+
+def load_model(model_dir: str | Path, with_decoder: bool = True) -> TrainedModel:
+    """Load the encoder (and decoder) a model directory holds."""
+    folder = model_files(model_dir)
+    try:
+        config = load_json(ModelConfig, folder / MODEL_CONFIG_FILE)
+        encoder = keras.saving.load_model(folder / ENCODER_FILE, compile=False)
+        decoder = None
+        if with_decoder and (folder / DECODER_FILE).is_file():
+            decoder = keras.saving.load_model(folder / DECODER_FILE, compile=False)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ModelLoadError(f"cannot load the model in {folder}: {err}") from err
+    return TrainedModel(encoder=encoder, decoder=decoder, config=config, path=folder)

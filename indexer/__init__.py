@@ -1,0 +1,1 @@
+"""Reading images, bulk encoding, FAISS indexes, the CLI and benchmarks."""

@@ -1,0 +1,136 @@
+"""An index directory: latent and raw-pixel FAISS indexes, metadata, manifest and model copy.
+
+They are written together into one build folder and published atomically (see
+``latentsearch.encoder.versioned_dir``), so a reader always sees a matching set.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+from dataclasses import asdict, dataclass, field
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import faiss
+
+from latentsearch.encoder.training import TrainedModel, load_model
+from latentsearch.encoder.versioned_dir import NoBuildError, current_build
+from latentsearch.indexer.faiss_helpers import read_index
+from latentsearch.indexer.metadata import Metadata
+
+FORMAT_VERSION = 1
+LATENT_FILE = "latent.faiss"
+RAW_FILE = "raw.faiss"
+METADATA_FILE = "metadata.h5"
+MANIFEST_FILE = "manifest.json"
+MODEL_DIR = "model"
+_LIBRARIES = ("latentsearch", "tensorflow", "keras", "faiss-cpu", "numpy", "pillow", "h5py")
+
+
+class IndexLoadError(RuntimeError):
+    """An index directory is missing, incomplete, corrupt or inconsistent."""
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    versions["faiss"] = faiss.__version__
+    return versions
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What was built, from what, and with which libraries."""
+
+    data_root: str
+    model_source: str
+    model_config: dict
+    model_sha256: str
+    latent_dim: int
+    raw_dim: int
+    count: int
+    skipped: list[dict] = field(default_factory=list)
+    metric: str = "l2"
+    index_type: str = "Flat"
+    build_seconds: float = 0.0
+    created_at: str = ""
+    versions: dict[str, str] = field(default_factory=library_versions)
+    format_version: int = FORMAT_VERSION
+
+    def save(self, folder: Path) -> None:
+        (folder / MANIFEST_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, folder: Path) -> Manifest:
+        try:
+            data = json.loads((folder / MANIFEST_FILE).read_text())
+            manifest = cls(**data)
+        except (OSError, ValueError, TypeError) as err:
+            raise IndexLoadError(f"cannot read {folder / MANIFEST_FILE}: {err}") from err
+        if manifest.format_version != FORMAT_VERSION:
+            raise IndexLoadError(
+                f"{folder} has index format {manifest.format_version}, this latentsearch "
+                f"reads {FORMAT_VERSION}: rebuild it with `latentsearch index`"
+            )
+        return manifest
+
+
+def copy_model(model: TrainedModel, folder: Path) -> None:
+    """Keep the model beside the index, so the index directory is self-contained."""
+    shutil.copytree(model.path, folder / MODEL_DIR)
+
+
+@dataclass
+class IndexBundle:
+    """Everything a search needs, loaded from one complete build."""
+
+    path: Path
+    manifest: Manifest
+    latent: faiss.Index
+    raw: faiss.Index
+    metadata: Metadata
+    model: TrainedModel
+
+    @classmethod
+    def load(cls, index_dir: str | Path) -> IndexBundle:
+        try:
+            folder = current_build(index_dir)
+        except NoBuildError as err:
+            raise IndexLoadError(
+                f"{index_dir} is not an index: {err}. Build one with `latentsearch index`"
+            ) from err
+        manifest = Manifest.load(folder)
+        bundle = cls(
+            path=folder,
+            manifest=manifest,
+            latent=read_index(folder / LATENT_FILE),
+            raw=read_index(folder / RAW_FILE),
+            metadata=Metadata.open(folder / METADATA_FILE),
+            model=load_model(folder / MODEL_DIR),
+        )
+        bundle.check_consistent()
+        return bundle
+
+    def check_consistent(self) -> None:
+        sizes = {
+            "manifest": self.manifest.count,
+            "latent index": self.latent.ntotal,
+            "raw index": self.raw.ntotal,
+            "metadata": len(self.metadata),
+        }
+        if len(set(sizes.values())) != 1:
+            raise IndexLoadError(f"{self.path} is inconsistent: row counts differ {sizes}")
+        if self.latent.d != self.model.config.latent_dim:
+            raise IndexLoadError(
+                f"{self.path}: latent index has dimension {self.latent.d}, "
+                f"the model's code {self.model.config.latent_dim}"
+            )
+
+    def __len__(self) -> int:
+        return self.manifest.count
