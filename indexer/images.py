@@ -1,0 +1,249 @@
+"""Read images "in the wild" for indexing, training and queries.
+
+Any failure to read or decode a file surfaces as :class:`ImageReadError`, so callers
+can skip a bad file and carry on.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+)
+RESIZE_POLICIES = ("center-crop", "pad")
+THUMBNAIL_QUALITY = 85
+# Modes to_mode can turn into L/RGB; open_image rejects the rest (e.g. LAB) up front.
+_SUPPORTED_MODES = frozenset(
+    {"1", "L", "P", "RGB", "RGBA", "RGBa", "LA", "PA", "CMYK", "YCbCr", "HSV", "I", "F"}
+)
+
+ImageSource = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
+
+
+class ImageReadError(Exception):
+    """An image could not be read; ``.path`` (str or None) and ``.reason`` say why."""
+
+    def __init__(self, reason: str, path: str | os.PathLike | None = None) -> None:
+        # Both values go into args so the error survives pickling across processes.
+        self.reason = reason
+        self.path = None if path is None else os.fspath(path)
+        super().__init__(reason, self.path)
+
+    def __str__(self) -> str:
+        where = f" {self.path}" if self.path else ""
+        return f"cannot read image{where}: {self.reason}"
+
+
+def list_images(root: str | Path) -> list[Path]:
+    """Return image files under ``root`` (recursive, sorted, hidden entries skipped)."""
+    root = Path(root)
+    if not root.exists():
+        raise FileNotFoundError(f"image folder does not exist: {root}")
+    if not root.is_dir():
+        raise NotADirectoryError(f"image folder is a file, not a folder: {root}")
+
+    def warn(error: OSError) -> None:
+        log.warning("skipping unreadable folder %s: %s", error.filename, error.strerror)
+
+    found = []
+    for folder, dirs, files in os.walk(root, onerror=warn):
+        dirs[:] = [name for name in dirs if not name.startswith(".")]  # prunes the walk
+        for name in files:
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+                found.append(Path(folder, name))
+    return sorted(found)
+
+
+def label_for(path: Path, root: Path) -> str | None:
+    """Name of the top-level sub-folder of ``root`` holding ``path``; None if directly in root."""
+    try:
+        parts = Path(path).relative_to(root).parts
+    except ValueError:
+        raise ValueError(f"{path} is not inside {root}") from None
+    return parts[0] if len(parts) > 1 else None
+
+
+def open_image(source: ImageSource, draft_size: int | None = None) -> Image.Image:
+    """Open and fully decode an image: first frame, EXIF orientation applied.
+
+    With ``draft_size``, JPEGs decode at a power-of-two reduced scale whose sides
+    stay ``>= draft_size``, which is much faster for large photos.
+    """
+    path, stream = _read_source(source)
+    try:
+        # As an error, the "too many pixels" warning stops a bomb before it decodes.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(stream) as img:
+                limit, pixels = Image.MAX_IMAGE_PIXELS, img.width * img.height
+                if limit is not None and pixels > limit:  # in case a thread reset the filters
+                    raise Image.DecompressionBombError(f"{pixels} pixels exceed limit {limit}")
+                if draft_size and img.format in ("JPEG", "MPO"):
+                    img.draft("RGB", (draft_size, draft_size))
+                img.load()  # frame 0 is current after open, so animations give their first
+                upright = _exif_upright(img, path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        reason = f"image is too large, possible decompression bomb ({exc})"
+        raise ImageReadError(reason, path) from exc
+    except UnidentifiedImageError as exc:
+        raise ImageReadError("not an image, or an unsupported format", path) from exc
+    except (OSError, EOFError, SyntaxError) as exc:
+        raise ImageReadError(f"truncated or corrupt image data ({exc})", path) from exc
+    except Exception as exc:  # decoders raise many types on hostile data
+        reason = f"could not decode image ({type(exc).__name__}: {exc})"
+        raise ImageReadError(reason, path) from exc
+    if upright.mode not in _SUPPORTED_MODES and not upright.mode.startswith("I;16"):
+        raise ImageReadError(f"unsupported image mode {upright.mode!r}", path)
+    return upright
+
+
+def _read_source(source: ImageSource) -> tuple[str | None, BinaryIO]:
+    """Buffer any accepted source in memory, rejecting missing and empty ones."""
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            raise ImageReadError("file not found", path) from None
+        except OSError as exc:
+            raise ImageReadError(f"cannot open file ({exc.strerror or exc})", path) from exc
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        path, data = None, bytes(source)
+    else:
+        name = getattr(source, "name", None)  # open files carry their path
+        path = name if isinstance(name, str) else None
+        data = source.read()  # buffered because Pillow must seek, and pipes cannot
+        if not isinstance(data, bytes):
+            raise TypeError("open_image needs a binary stream, got text")
+    if not data:
+        raise ImageReadError("file is empty", path)
+    return path, io.BytesIO(data)
+
+
+def _exif_upright(img: Image.Image, path: str | None) -> Image.Image:
+    """Apply EXIF orientation; broken EXIF costs the rotation, not the image."""
+    try:
+        return ImageOps.exif_transpose(img)  # a copy, so it outlives the open file
+    except Exception as exc:  # malformed EXIF comes in many shapes
+        log.warning("ignoring unreadable EXIF orientation in %s: %s", path or "<bytes>", exc)
+        return img.copy()
+
+
+def to_mode(img: Image.Image, channels: int) -> Image.Image:
+    """Convert any common Pillow mode to "L" (channels=1) or "RGB" (channels=3).
+
+    Transparency is composited over white; 16/32-bit and float data are
+    rescaled to 0..255 rather than clipped.
+    """
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    target = "L" if channels == 1 else "RGB"
+    mode = img.mode
+    if mode == target:
+        return img
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        img = _deep_to_l(img)
+    elif (mode == "P" and "transparency" in img.info) or mode in ("RGBA", "RGBa", "LA", "PA"):
+        rgba = img.convert("RGBA")
+        # A plain convert drops alpha and shows whatever colour hid under it (often black).
+        img = Image.new("RGB", rgba.size, (255, 255, 255))
+        img.paste(rgba, mask=rgba.getchannel("A"))
+    try:
+        return img.convert(target)
+    except ValueError as exc:
+        raise ImageReadError(f"unsupported image mode {mode!r} ({exc})") from exc
+
+
+def _deep_to_l(img: Image.Image) -> Image.Image:
+    """16/32-bit integer or float grey to 8-bit "L", scaled by the data's nominal range.
+
+    Pillow's own convert clips to 0..255, turning most 16-bit photos white. I;16 is
+    0..65535; "I"/"F" use the first of 255, 65535 (or 1.0) that holds the peak,
+    else the peak itself.
+    """
+    values = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    full_scale = 65535.0
+    if not img.mode.startswith("I;16"):
+        peak = float(values.max()) if values.size else 0.0
+        ceilings = (1.0,) if img.mode == "F" else (255.0, 65535.0)
+        full_scale = next((ceiling for ceiling in ceilings if peak <= ceiling), peak)
+    scaled = np.clip(values * (255.0 / full_scale), 0, 255)
+    return Image.fromarray(np.rint(scaled).astype(np.uint8))
+
+
+def fit_square(img: Image.Image, size: int, policy: str = "center-crop") -> Image.Image:
+    """Resize to ``size`` x ``size``.
+
+    "center-crop" keeps the central square (the whole short side) and scales it;
+    "pad" scales the long side to ``size`` and pads the short side with black.
+    """
+    if policy not in RESIZE_POLICIES:
+        raise ValueError(f"unknown resize policy {policy!r}; use one of {RESIZE_POLICIES}")
+    if size < 1:
+        raise ValueError(f"size must be positive, got {size}")
+    width, height = img.size
+    if policy == "center-crop":
+        side = min(width, height)
+        left, top = (width - side) // 2, (height - side) // 2
+        # crop(), not resize(box=...): the box form's filter reads pixels outside the box,
+        # bleeding the cut-off sides into the edges. reducing_gap speeds up big shrinks.
+        square = img.crop((left, top, left + side, top + side))
+        return square.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=3.0)
+    scale = size / max(width, height)
+    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = img.resize(new_size, Image.Resampling.BILINEAR, reducing_gap=3.0)
+    canvas = Image.new(img.mode, (size, size))  # zero-filled, i.e. black
+    canvas.paste(resized, ((size - new_size[0]) // 2, (size - new_size[1]) // 2))
+    return canvas
+
+
+def load_image(
+    source: ImageSource, size: int, channels: int, policy: str = "center-crop"
+) -> np.ndarray:
+    """Read ``source`` as a float32 array of shape (size, size, channels) in [0, 1]."""
+    return _model_input(open_image(source, draft_size=size), size, channels, policy)
+
+
+def _model_input(img: Image.Image, size: int, channels: int, policy: str) -> np.ndarray:
+    square = fit_square(to_mode(img, channels), size, policy)
+    return (np.asarray(square, dtype=np.float32) / 255.0).reshape(size, size, channels)
+
+
+def make_thumbnail(source_or_image: ImageSource | Image.Image, max_side: int = 96) -> bytes:
+    """JPEG bytes of an RGB thumbnail whose longest side is at most ``max_side``."""
+    if max_side < 1:
+        raise ValueError(f"max_side must be positive, got {max_side}")
+    if isinstance(source_or_image, Image.Image):
+        img = source_or_image
+    else:
+        img = open_image(source_or_image, draft_size=max_side)
+    thumb = to_mode(img, 3)
+    if thumb is img:
+        thumb = img.copy()  # thumbnail() works in place; never alter the caller's image
+    thumb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    thumb.save(buffer, format="JPEG", quality=THUMBNAIL_QUALITY)
+    return buffer.getvalue()
+
+
+def read_for_index(
+    path: Path, size: int, channels: int, policy: str = "center-crop", thumb_side: int = 96
+) -> tuple[np.ndarray, bytes]:
+    """Decode ``path`` once; return (model input as ``load_image`` gives, thumbnail JPEG).
+
+    The thumbnail shows the whole upright photo, not the model's square crop.
+    """
+    img = open_image(path, draft_size=max(size, thumb_side))
+    return _model_input(img, size, channels, policy), make_thumbnail(img, thumb_side)
