@@ -24,9 +24,7 @@ def build_encoder(config: ModelConfig) -> keras.Model:
 def _upsample(x, width: int, decoder: str, index: int):
     """One x2 upsampling stage; bilinear avoids the checkerboard of transposed convs."""
     if decoder == "transpose":
-        return layers.Conv2DTranspose(
-            width, 3, strides=2, padding="same", name=f"deconv{index}"
-        )(x)
+        return layers.Conv2DTranspose(width, 3, strides=2, padding="same", name=f"deconv{index}")(x)
     x = layers.UpSampling2D(2, interpolation="bilinear", name=f"up{index}")(x)
     return layers.Conv2D(width, 3, padding="same", name=f"upconv{index}")(x)
 

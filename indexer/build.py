@@ -65,7 +65,11 @@ def build_index(
     with new_build(out_dir) as staging:
         with MetadataWriter(staging / METADATA_FILE) as metadata:
             batches = read_batches(
-                scan, config.image_size, config.channels, settings.batch_size, settings.workers,
+                scan,
+                config.image_size,
+                config.channels,
+                settings.batch_size,
+                settings.workers,
                 description="indexing",
             )
             for batch in batches:
@@ -95,6 +99,9 @@ def build_index(
         manifest.save(staging)
     log.info(
         "indexed %d images (%d skipped) into %s in %.1f s",
-        manifest.count, len(scan.skipped), current_build(out_dir), manifest.build_seconds,
+        manifest.count,
+        len(scan.skipped),
+        current_build(out_dir),
+        manifest.build_seconds,
     )
     return manifest

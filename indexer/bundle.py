@@ -81,6 +81,16 @@ class Manifest:
         return manifest
 
 
+def current_index_build(index_dir: str | Path) -> Path:
+    """The build folder an index directory currently points at."""
+    try:
+        return current_build(index_dir)
+    except NoBuildError as err:
+        raise IndexLoadError(
+            f"{index_dir} is not an index: {err}. Build one with `latentsearch index`"
+        ) from err
+
+
 def copy_model(model: TrainedModel, folder: Path) -> None:
     """Keep the model beside the index, so the index directory is self-contained."""
     shutil.copytree(model.path, folder / MODEL_DIR)
@@ -99,12 +109,12 @@ class IndexBundle:
 
     @classmethod
     def load(cls, index_dir: str | Path) -> IndexBundle:
-        try:
-            folder = current_build(index_dir)
-        except NoBuildError as err:
-            raise IndexLoadError(
-                f"{index_dir} is not an index: {err}. Build one with `latentsearch index`"
-            ) from err
+        """Load the current build of an index directory."""
+        return cls.load_build(current_index_build(index_dir))
+
+    @classmethod
+    def load_build(cls, folder: Path) -> IndexBundle:
+        """Load one build folder (``current_index_build`` names the current one)."""
         manifest = Manifest.load(folder)
         bundle = cls(
             path=folder,

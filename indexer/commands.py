@@ -5,37 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 
-from latentsearch.encoder.config import ConfigError, ModelConfig, TrainConfig
-from latentsearch.encoder.training import ModelLoadError
-from latentsearch.encoder.versioned_dir import NoBuildError, NotOurDirectoryError
-from latentsearch.indexer.build import BuildSettings, NothingToIndexError, build_index
-from latentsearch.indexer.bundle import IndexLoadError
+from latentsearch.encoder.config import ModelConfig, TrainConfig
+from latentsearch.indexer.build import BuildSettings, build_index
 from latentsearch.indexer.corpus import BUILTIN
 from latentsearch.indexer.demo import run_demo as build_demo
-from latentsearch.indexer.evaluation import NoLabelsError
-from latentsearch.indexer.faiss_helpers import IndexFileError
-from latentsearch.indexer.images import ImageReadError
-from latentsearch.indexer.metadata import MetadataError
+from latentsearch.indexer.errors import USER_ERRORS
 from latentsearch.indexer.reading import DEFAULT_WORKERS
 from latentsearch.indexer.search import SearchResult, search_image
 from latentsearch.indexer.serve import serve
 from latentsearch.indexer.train import train_on_folder
 
-# Errors that mean "the user asked for something that cannot be done": a message, no traceback.
-USER_ERRORS = (
-    ConfigError,
-    FileNotFoundError,
-    NotADirectoryError,
-    ImageReadError,
-    IndexFileError,
-    IndexLoadError,
-    MetadataError,
-    ModelLoadError,
-    NoBuildError,
-    NoLabelsError,
-    NotOurDirectoryError,
-    NothingToIndexError,
-)
+__all__ = ["USER_ERRORS", "run_app", "run_demo", "run_index", "run_search", "run_train"]
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -92,8 +72,10 @@ def run_demo(args: argparse.Namespace) -> int:
     report = build_demo(args.workdir, epochs=args.epochs)
     print(report.table())
     if args.no_serve:
-        print(f"index ready in {report.index_dir}; serve it with: latentsearch app --index "
-              f"{report.index_dir}")
+        print(
+            f"index ready in {report.index_dir}; serve it with: latentsearch app --index "
+            f"{report.index_dir}"
+        )
         return 0
     print(f"serving the search page on http://localhost:{args.port}  (Ctrl+C stops)")
     return serve(report.index_dir, args.port)

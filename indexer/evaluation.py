@@ -27,9 +27,7 @@ def _stored_vectors(index: faiss.Index, ids: np.ndarray) -> np.ndarray:
     return np.stack([index.reconstruct(int(i)) for i in ids])
 
 
-def precision_at_k(
-    index: faiss.Index, labels: np.ndarray, query_ids: np.ndarray, k: int
-) -> float:
+def precision_at_k(index: faiss.Index, labels: np.ndarray, query_ids: np.ndarray, k: int) -> float:
     """Mean fraction of the top ``k`` neighbours (the query itself excluded) sharing its label."""
     _, found = search(index, _stored_vectors(index, query_ids), k + 1)
     hits = []

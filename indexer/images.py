@@ -23,6 +23,7 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 )
 RESIZE_POLICIES = ("center-crop", "pad")
 THUMBNAIL_QUALITY = 85
+THUMBNAIL_SIDE = 96
 # Modes to_mode can turn into L/RGB; open_image rejects the rest (e.g. LAB) up front.
 _SUPPORTED_MODES = frozenset(
     {"1", "L", "P", "RGB", "RGBA", "RGBa", "LA", "PA", "CMYK", "YCbCr", "HSV", "I", "F"}
@@ -213,7 +214,13 @@ def load_image(
     source: ImageSource, size: int, channels: int, policy: str = "center-crop"
 ) -> np.ndarray:
     """Read ``source`` as a float32 array of shape (size, size, channels) in [0, 1]."""
-    return _model_input(open_image(source, draft_size=size), size, channels, policy)
+    return _model_input(open_image(source, draft_size=_draft_side(size)), size, channels, policy)
+
+
+def _draft_side(size: int) -> int:
+    # Queries and indexed files must decode at the same JPEG draft scale, or an indexed
+    # photo would not find itself at distance 0; thumbnails need at least THUMBNAIL_SIDE.
+    return max(size, THUMBNAIL_SIDE)
 
 
 def _model_input(img: Image.Image, size: int, channels: int, policy: str) -> np.ndarray:
@@ -221,7 +228,9 @@ def _model_input(img: Image.Image, size: int, channels: int, policy: str) -> np.
     return (np.asarray(square, dtype=np.float32) / 255.0).reshape(size, size, channels)
 
 
-def make_thumbnail(source_or_image: ImageSource | Image.Image, max_side: int = 96) -> bytes:
+def make_thumbnail(
+    source_or_image: ImageSource | Image.Image, max_side: int = THUMBNAIL_SIDE
+) -> bytes:
     """JPEG bytes of an RGB thumbnail whose longest side is at most ``max_side``."""
     if max_side < 1:
         raise ValueError(f"max_side must be positive, got {max_side}")
@@ -239,11 +248,15 @@ def make_thumbnail(source_or_image: ImageSource | Image.Image, max_side: int = 9
 
 
 def read_for_index(
-    path: Path, size: int, channels: int, policy: str = "center-crop", thumb_side: int = 96
+    path: Path,
+    size: int,
+    channels: int,
+    policy: str = "center-crop",
+    thumb_side: int = THUMBNAIL_SIDE,
 ) -> tuple[np.ndarray, bytes]:
     """Decode ``path`` once; return (model input as ``load_image`` gives, thumbnail JPEG).
 
     The thumbnail shows the whole upright photo, not the model's square crop.
     """
-    img = open_image(path, draft_size=max(size, thumb_side))
+    img = open_image(path, draft_size=_draft_side(size))
     return _model_input(img, size, channels, policy), make_thumbnail(img, thumb_side)

@@ -121,5 +121,6 @@ def read_folder_array(
         labels.extend(batch.labels)
         filled += len(batch.paths)
     if filled == 0:
-        raise FileNotFoundError(f"none of the {len(scan.paths)} image files under {root} is readable")
+        message = f"none of the {len(scan.paths)} image files under {root} is readable"
+        raise FileNotFoundError(message)
     return images[:filled], labels, scan

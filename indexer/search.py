@@ -55,6 +55,10 @@ class Searcher:
     def open(cls, index_dir: str | Path) -> Searcher:
         return cls(IndexBundle.load(index_dir))
 
+    @classmethod
+    def open_build(cls, build_folder: Path) -> Searcher:
+        return cls(IndexBundle.load_build(build_folder))
+
     def prepare(self, source: str | Path | bytes | BinaryIO) -> np.ndarray:
         """The query as the model sees it: (size, size, channels) floats in [0, 1]."""
         return load_image(source, self.config.image_size, self.config.channels)
