@@ -98,12 +98,24 @@ def _publish(root: Path, name: str) -> None:
     _fsync(root)
 
 
-def _prune(root: Path, keep: int = 2) -> None:
-    builds = sorted(p for p in root.iterdir() if p.is_dir() and _VERSION.match(p.name))
-    current = (root / POINTER).read_text().strip()
-    for old in builds[:-keep]:
-        if old.name != current:
+def _pointed(root: Path) -> str | None:
+    """The build name ``root/CURRENT`` holds now, if any."""
+    try:
+        return (root / POINTER).read_text().strip()
+    except FileNotFoundError:
+        return None
+
+
+def _prune(root: Path, keep: set[str | None]) -> None:
+    """Delete complete builds not in ``keep`` (the new build and the one it replaced).
+
+    Names only sort by time to the second, so the builds to keep are named, not guessed
+    from the sort order.
+    """
+    for old in root.iterdir():
+        if old.is_dir() and _VERSION.match(old.name) and old.name not in keep:
             shutil.rmtree(old, ignore_errors=True)
+            log.debug("pruned old build %s", old)
 
 
 @contextmanager
@@ -121,10 +133,11 @@ def new_build(root: str | Path) -> Iterator[Path]:
         for path in staging.rglob("*"):
             if path.is_file():
                 _fsync(path)
+        previous = _pointed(root)
         os.rename(staging, root / name)
         _publish(root, name)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _prune(root)
+    _prune(root, keep={name, previous})
     log.info("published %s", root / name)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import faiss
 
-from latentsearch.encoder.training import TrainedModel, load_model
+from latentsearch.encoder.training import ModelLoadError, TrainedModel, load_model
 from latentsearch.encoder.versioned_dir import NoBuildError, current_build
-from latentsearch.indexer.faiss_helpers import read_index
-from latentsearch.indexer.metadata import Metadata
+from latentsearch.indexer.faiss_helpers import IndexFileError, read_index
+from latentsearch.indexer.metadata import Metadata, MetadataError
 
 FORMAT_VERSION = 1
 LATENT_FILE = "latent.faiss"
@@ -114,17 +114,24 @@ class IndexBundle:
 
     @classmethod
     def load_build(cls, folder: Path) -> IndexBundle:
-        """Load one build folder (``current_index_build`` names the current one)."""
+        """Load one build folder (``current_index_build`` names the current one).
+
+        Every way a build can be damaged surfaces as :class:`IndexLoadError`.
+        """
         manifest = Manifest.load(folder)
-        bundle = cls(
-            path=folder,
-            manifest=manifest,
-            latent=read_index(folder / LATENT_FILE),
-            raw=read_index(folder / RAW_FILE),
-            metadata=Metadata.open(folder / METADATA_FILE),
-            model=load_model(folder / MODEL_DIR),
-        )
-        bundle.check_consistent()
+        try:
+            latent = read_index(folder / LATENT_FILE)
+            raw = read_index(folder / RAW_FILE)
+            model = load_model(folder / MODEL_DIR)
+            metadata = Metadata.open(folder / METADATA_FILE)
+        except (IndexFileError, ModelLoadError, MetadataError) as err:
+            raise IndexLoadError(f"{folder} is damaged: {err}") from err
+        bundle = cls(folder, manifest, latent, raw, metadata, model)
+        try:
+            bundle.check_consistent()
+        except IndexLoadError:
+            metadata.close()
+            raise
         return bundle
 
     def check_consistent(self) -> None:

@@ -60,17 +60,24 @@ class Metadata:
     def open(cls, path: Path) -> Metadata:
         try:
             handle = h5py.File(path, "r")
+        except OSError as err:
+            raise MetadataError(f"cannot read metadata file {path}: {err}") from err
+        try:
             paths = [p.decode() if isinstance(p, bytes) else p for p in handle["path"][:]]
             labels = [
                 (lab.decode() if isinstance(lab, bytes) else lab) or None
                 for lab in handle["label"][:]
             ]
         except (OSError, KeyError) as err:
+            handle.close()
             raise MetadataError(f"cannot read metadata file {path}: {err}") from err
         return cls(paths=paths, labels=labels, file=handle)
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    def close(self) -> None:
+        self.file.close()
 
     def thumbnail(self, row: int) -> bytes:
         return self.file["thumbnail"][row].tobytes()

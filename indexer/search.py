@@ -50,6 +50,8 @@ class Searcher:
     def __init__(self, bundle: IndexBundle) -> None:
         self.bundle = bundle
         self.config = bundle.model.config
+        # The first call traces the model (~100 ms); pay that at load, not on a user's query.
+        encode_images(bundle.model.encoder, np.zeros((1, *self.config.input_shape), np.float32))
 
     @classmethod
     def open(cls, index_dir: str | Path) -> Searcher:

@@ -37,9 +37,7 @@ ROOT_IMAGE = "stray.png"
 N_IMAGES = len(LABELS) * PER_LABEL + 1
 
 
-def write_image(
-    path: Path, colour: tuple[int, int, int], seed: int = 0, size: int = 24
-) -> Path:
+def write_image(path: Path, colour: tuple[int, int, int], seed: int = 0, size: int = 24) -> Path:
     """A ``size`` x ``size`` image of ``colour`` with +-40 uniform noise per pixel."""
     rng = np.random.default_rng(seed)
     noise = rng.integers(-40, 41, (size, size, 3))

@@ -5,6 +5,8 @@ import pickle
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from latentsearch.indexer.images import (
     IMAGE_EXTENSIONS,
     ImageReadError,
@@ -17,7 +19,6 @@ from latentsearch.indexer.images import (
     read_for_index,
     to_mode,
 )
-from PIL import Image
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 
