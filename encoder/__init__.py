@@ -1,6 +1,14 @@
 """Autoencoder models and their training (Keras 3 on TensorFlow)."""
 
-from latentsearch.encoder.config import ModelConfig, TrainConfig
-from latentsearch.encoder.models import build_autoencoder, build_decoder, build_encoder
+from latentsearch.encoder.config import LossConfig, ModelConfig, TrainConfig
+from latentsearch.encoder.models import build_decoder, build_encoder
+from latentsearch.encoder.variants import build_autoencoder
 
-__all__ = ["ModelConfig", "TrainConfig", "build_autoencoder", "build_decoder", "build_encoder"]
+__all__ = [
+    "LossConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "build_autoencoder",
+    "build_decoder",
+    "build_encoder",
+]

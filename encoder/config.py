@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 DECODERS = ("transpose", "bilinear")
+VARIANTS = ("undercomplete", "denoising", "sparse", "contractive", "vae", "tied")
+CORRUPTIONS = ("gaussian", "cutout", "both")
+SPARSITY_PENALTIES = ("l1", "kl")
 T = TypeVar("T")
 
 
@@ -29,9 +32,18 @@ class ModelConfig:
     latent_dim: int = 64
     filters: tuple[int, ...] = (32, 64, 128)
     decoder: str = "transpose"
+    variant: str = "undercomplete"
+    binary_bits: int = 0  # > 0: a code of that many bits, for Hamming search
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
+        if self.variant not in VARIANTS:
+            raise ConfigError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        if self.binary_bits and (self.binary_bits % 8 or self.binary_bits != self.latent_dim):
+            raise ConfigError(
+                f"binary_bits must be a multiple of 8 equal to latent_dim, got "
+                f"{self.binary_bits} bits for a {self.latent_dim}-d code"
+            )
         if self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1 (grey) or 3 (colour), got {self.channels}")
         if self.decoder not in DECODERS:
@@ -48,6 +60,18 @@ class ModelConfig:
     @property
     def input_shape(self) -> tuple[int, int, int]:
         return (self.image_size, self.image_size, self.channels)
+
+    @property
+    def code_activation(self) -> str | None:
+        """Sigmoid where the code is read as probabilities (sparse KL, binary); else linear."""
+        if self.variant == "sparse" or (self.binary_bits and self.variant != "vae"):
+            return "sigmoid"
+        return None
+
+    @property
+    def binary_threshold(self) -> float:
+        """Where a code unit becomes bit 1: the VAE mean's sign, else a sigmoid at 0.5."""
+        return 0.0 if self.variant == "vae" else 0.5
 
     @property
     def raw_dim(self) -> int:
@@ -70,6 +94,33 @@ class TrainConfig:
             raise ConfigError("epochs and batch_size must be at least 1")
         if not 0.0 <= self.validation_split < 0.5:
             raise ConfigError("validation_split must be in [0, 0.5)")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights of the loss terms that make each variant; unused terms are ignored."""
+
+    noise_std: float = 0.1  # denoising: Gaussian noise on the input
+    corruption: str = "gaussian"  # denoising: gaussian, cutout or both
+    cutout_fraction: float = 0.25
+    sparsity: str = "l1"  # sparse: l1 on the code, or kl to a target mean activation
+    l1_weight: float = 1e-3
+    kl_weight: float = 1e-2
+    sparsity_target: float = 0.05
+    contractive_weight: float = 1e-4
+    contractive_sigma: float = 0.05
+    beta: float = 1.0  # vae: weight of the KL term (beta-VAE)
+    binary_weight: float = 0.1  # binary codes: push sigmoid units towards 0 or 1
+
+    def __post_init__(self) -> None:
+        if self.corruption not in CORRUPTIONS:
+            raise ConfigError(f"corruption must be one of {CORRUPTIONS}, got {self.corruption!r}")
+        if self.sparsity not in SPARSITY_PENALTIES:
+            raise ConfigError(f"sparsity must be one of {SPARSITY_PENALTIES}")
+        if not 0 < self.sparsity_target < 1:
+            raise ConfigError("sparsity_target (rho) must be in (0, 1)")
+        if min(self.noise_std, self.beta) < 0 or self.contractive_sigma <= 0:
+            raise ConfigError("noise_std and beta must be >= 0, contractive_sigma > 0")
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -1,23 +1,44 @@
-"""Convolutional encoder and decoder, built as separate named Keras models."""
+"""Encoder and decoder as separate named Keras models, shared by every variant.
+
+The convolutional encoder is stride-2 convolutions down to a dense code; the ``tied``
+variant is a dense encoder whose decoder reuses the transposed encoder weights. A VAE
+encoder has two outputs, ``[mean, logvar]``: the first output of any encoder is the code
+that search uses.
+"""
 
 from __future__ import annotations
+
+import math
 
 import keras
 from keras import layers
 
 from latentsearch.encoder.config import ModelConfig
 
+TIED_HIDDEN = 512  # width of the tied dense autoencoder's hidden layer
 
-def build_encoder(config: ModelConfig) -> keras.Model:
-    """Image (H, W, C) in [0, 1] -> bottleneck code of ``latent_dim`` floats."""
-    inputs = keras.Input(shape=config.input_shape, name="image")
+
+def _conv_trunk(inputs, config: ModelConfig):
     x = inputs
     for i, width in enumerate(config.filters):
         x = layers.Conv2D(width, 3, strides=2, padding="same", name=f"conv{i}")(x)
         x = layers.BatchNormalization(name=f"bn{i}")(x)
         x = layers.ReLU(name=f"relu{i}")(x)
-    x = layers.Flatten(name="flatten")(x)
-    code = layers.Dense(config.latent_dim, name="code")(x)
+    return layers.Flatten(name="flatten")(x)
+
+
+def build_encoder(config: ModelConfig) -> keras.Model:
+    """Image (H, W, C) in [0, 1] -> code of ``latent_dim`` floats (VAE: [mean, logvar])."""
+    inputs = keras.Input(shape=config.input_shape, name="image")
+    if config.variant == "tied":
+        x = layers.Flatten(name="flatten")(inputs)
+        x = layers.Dense(TIED_HIDDEN, activation="relu", name="hidden")(x)
+    else:
+        x = _conv_trunk(inputs, config)
+    code = layers.Dense(config.latent_dim, activation=config.code_activation, name="code")(x)
+    if config.variant == "vae":
+        logvar = layers.Dense(config.latent_dim, name="logvar")(x)
+        return keras.Model(inputs, [code, logvar], name="encoder")
     return keras.Model(inputs, code, name="encoder")
 
 
@@ -29,16 +50,32 @@ def _upsample(x, width: int, decoder: str, index: int):
     return layers.Conv2D(width, 3, padding="same", name=f"upconv{index}")(x)
 
 
-def build_decoder(config: ModelConfig) -> keras.Model:
-    """Bottleneck code -> reconstructed image in [0, 1]."""
-    stages = len(config.filters)
-    side = config.image_size // 2**stages
+def _tied_decoder(config: ModelConfig, encoder: keras.Model) -> keras.Model:
+    from latentsearch.encoder.layers import DenseTranspose
+
+    code = keras.Input(shape=(config.latent_dim,), name="code")
+    hidden = DenseTranspose(
+        encoder.get_layer("code"), TIED_HIDDEN, activation="relu", name="untie_code"
+    )(code)
+    pixels = DenseTranspose(
+        encoder.get_layer("hidden"), math.prod(config.input_shape), "sigmoid", name="untie_hidden"
+    )(hidden)
+    image = layers.Reshape(config.input_shape, name="reconstruction")(pixels)
+    return keras.Model(code, image, name="decoder")
+
+
+def build_decoder(config: ModelConfig, encoder: keras.Model | None = None) -> keras.Model:
+    """Code -> reconstructed image in [0, 1]. The ``tied`` variant needs its ``encoder``."""
+    if config.variant == "tied":
+        if encoder is None:
+            raise ValueError("the tied decoder reuses the encoder's weights: pass the encoder")
+        return _tied_decoder(config, encoder)
+    side = config.image_size // 2 ** len(config.filters)
     code = keras.Input(shape=(config.latent_dim,), name="code")
     x = layers.Dense(side * side * config.filters[-1], name="expand")(code)
     x = layers.ReLU(name="expand_relu")(x)
     x = layers.Reshape((side, side, config.filters[-1]), name="grid")(x)
-    widths = list(reversed(config.filters))
-    for i, width in enumerate(widths):
+    for i, width in enumerate(reversed(config.filters)):
         x = _upsample(x, width, config.decoder, i)
         x = layers.BatchNormalization(name=f"dbn{i}")(x)
         x = layers.ReLU(name=f"drelu{i}")(x)
@@ -46,11 +83,3 @@ def build_decoder(config: ModelConfig) -> keras.Model:
         config.channels, 3, padding="same", activation="sigmoid", name="reconstruction"
     )(x)
     return keras.Model(code, image, name="decoder")
-
-
-def build_autoencoder(config: ModelConfig) -> keras.Model:
-    """Encoder followed by decoder; the two stay reachable as its named sub-models."""
-    encoder = build_encoder(config)
-    decoder = build_decoder(config)
-    inputs = keras.Input(shape=config.input_shape, name="image")
-    return keras.Model(inputs, decoder(encoder(inputs)), name="autoencoder")

@@ -11,8 +11,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from latentsearch.encoder.config import ModelConfig, TrainConfig, load_json, save_json
-from latentsearch.encoder.models import build_autoencoder
+from latentsearch.encoder.config import LossConfig, ModelConfig, TrainConfig, load_json, save_json
+from latentsearch.encoder.variants import build_autoencoder
 from latentsearch.encoder.versioned_dir import NoBuildError, current_build, new_build
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,8 @@ DECODER_FILE = "decoder.keras"
 AUTOENCODER_FILE = "autoencoder.keras"
 MODEL_CONFIG_FILE = "model_config.json"
 TRAIN_CONFIG_FILE = "train_config.json"
+LOSS_CONFIG_FILE = "loss_config.json"
+CURVES_FILE = "loss_curves.png"
 HISTORY_FILE = "history.json"
 
 
@@ -47,12 +49,15 @@ def check_images(images: np.ndarray, config: ModelConfig) -> None:
 
 
 def train_autoencoder(
-    images: np.ndarray, model_config: ModelConfig, train_config: TrainConfig
+    images: np.ndarray,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    loss_config: LossConfig = LossConfig(),
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Fit an autoencoder to reconstruct ``images`` (N, H, W, C floats in [0, 1])."""
     check_images(images, model_config)
     keras.utils.set_random_seed(train_config.seed)
-    model = build_autoencoder(model_config)
+    model = build_autoencoder(model_config, loss_config, seed=train_config.seed)
     model.compile(optimizer=keras.optimizers.Adam(train_config.learning_rate), loss="mse")
     order = np.random.default_rng(train_config.seed).permutation(len(images))
     images = images[order]
@@ -82,6 +87,7 @@ def save_model(
     train_config: TrainConfig,
     history: dict[str, list[float]],
     out_dir: str | Path,
+    loss_config: LossConfig = LossConfig(),
 ) -> Path:
     """Write the autoencoder, its encoder and decoder, configs and history; swap in atomically."""
     with new_build(out_dir) as staging:
@@ -90,10 +96,31 @@ def save_model(
         model.get_layer("decoder").save(staging / DECODER_FILE)
         save_json(model_config, staging / MODEL_CONFIG_FILE)
         save_json(train_config, staging / TRAIN_CONFIG_FILE)
+        save_json(loss_config, staging / LOSS_CONFIG_FILE)
         (staging / HISTORY_FILE).write_text(json.dumps(history, indent=2) + "\n")
+        plot_loss_curves(history, staging / CURVES_FILE)
     final = current_build(out_dir)
     log.info("saved model to %s", final)
     return final
+
+
+def plot_loss_curves(history: dict[str, list[float]], path: Path) -> None:
+    """Training and validation loss per epoch, as a PNG beside the model."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for name in ("loss", "val_loss"):
+        if history.get(name):
+            axes.plot(range(1, len(history[name]) + 1), history[name], marker="o", label=name)
+    axes.set(xlabel="epoch", ylabel="loss", yscale="log", title="Autoencoder training")
+    if axes.lines:
+        axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
 
 
 def model_files(model_dir: str | Path) -> Path:

@@ -6,7 +6,7 @@ import logging
 import time
 from pathlib import Path
 
-from latentsearch.encoder.config import ModelConfig, TrainConfig
+from latentsearch.encoder.config import LossConfig, ModelConfig, TrainConfig
 from latentsearch.encoder.training import save_model, train_autoencoder
 from latentsearch.indexer.corpus import resolve_data
 from latentsearch.indexer.reading import read_folder_array
@@ -19,6 +19,7 @@ def train_on_folder(
     out_dir: str | Path,
     model_config: ModelConfig = ModelConfig(),
     train_config: TrainConfig = TrainConfig(),
+    loss_config: LossConfig = LossConfig(),
 ) -> Path:
     """Train on every readable image under ``data`` (or ``builtin``); return the model folder."""
     started = time.perf_counter()
@@ -27,6 +28,6 @@ def train_on_folder(
     if scan.skipped:
         log.warning("skipped %d unreadable files", len(scan.skipped))
     log.info("training on %d images of %s", len(images), model_config.input_shape)
-    model, history = train_autoencoder(images, model_config, train_config)
+    model, history = train_autoencoder(images, model_config, train_config, loss_config)
     history["train_seconds"] = [round(time.perf_counter() - started, 2)]
-    return save_model(model, model_config, train_config, history, out_dir)
+    return save_model(model, model_config, train_config, history, out_dir, loss_config)

@@ -7,7 +7,7 @@ import pytest
 
 from latentsearch.encoder.config import ModelConfig, TrainConfig
 from latentsearch.encoder.inference import encode_images, reconstruction_errors
-from latentsearch.encoder.models import build_autoencoder, build_decoder, build_encoder
+from latentsearch.encoder.models import build_decoder, build_encoder
 from latentsearch.encoder.training import (
     DECODER_FILE,
     ENCODER_FILE,
@@ -19,6 +19,7 @@ from latentsearch.encoder.training import (
     save_model,
     train_autoencoder,
 )
+from latentsearch.encoder.variants import build_autoencoder
 
 DECODER_KINDS = ("transpose", "bilinear")
 
