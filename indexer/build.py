@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import faiss
+import numpy as np
+
 from latentsearch.encoder.inference import encode_images
-from latentsearch.encoder.training import ENCODER_FILE, load_model
+from latentsearch.encoder.training import TrainedModel, load_model
 from latentsearch.encoder.versioned_dir import current_build, new_build
-from latentsearch.indexer.bundle import (
-    LATENT_FILE,
-    METADATA_FILE,
-    RAW_FILE,
-    Manifest,
-    copy_model,
-)
+from latentsearch.indexer.bundle import METADATA_FILE, Manifest
 from latentsearch.indexer.corpus import resolve_data
-from latentsearch.indexer.faiss_helpers import add_vectors, new_flat_index, write_index
+from latentsearch.indexer.faiss_helpers import new_index, prepare_vectors, set_search_parameters
+from latentsearch.indexer.gpu import use_gpu_for_training
+from latentsearch.indexer.index_choice import (
+    DEFAULT_MEMORY_BUDGET,
+    IndexChoiceError,
+    index_key_for,
+    parse_memory_budget,
+    search_parameters,
+    training_size,
+)
+from latentsearch.indexer.index_writer import BuildRecord, IndexWriter, finish_build
 from latentsearch.indexer.metadata import MetadataWriter
 from latentsearch.indexer.reading import DEFAULT_WORKERS, FolderScan, read_batches
 
 log = logging.getLogger(__name__)
+RAW_INDEX_KEY = "Flat"  # the raw-pixel baseline is always exact L2
 
 
 class NothingToIndexError(RuntimeError):
@@ -34,14 +41,63 @@ class NothingToIndexError(RuntimeError):
 class BuildSettings:
     batch_size: int = 256
     workers: int = DEFAULT_WORKERS
+    index_type: str = "auto"  # flat | hnsw | ivf | ivfpq | auto (see index_choice)
+    metric: str | None = None  # l2 | cosine, latent index; None: l2, or as before for --update
+    memory_budget: int = parse_memory_budget(DEFAULT_MEMORY_BUDGET)  # bytes, for auto/ivfpq
+    seed: int = 0  # picks the training sample of IVF indexes
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _nothing_readable(scan: FolderScan) -> NothingToIndexError:
+    return NothingToIndexError(
+        f"none of the {len(scan.paths)} image files under {scan.root} could be read; "
+        f"first failure: {scan.skipped[0].path}: {scan.skipped[0].reason}"
+    )
+
+
+def training_codes(
+    scan: FolderScan, model: TrainedModel, size: int, settings: BuildSettings
+) -> np.ndarray:
+    """Codes of a random sample of ``size`` files (the first pass of a two-pass IVF build).
+
+    A random sample, not the first batches: folders are usually sorted by class, and
+    centroids trained on one class would serve the others badly.
+    """
+    rng = np.random.default_rng(settings.seed)
+    picked = np.sort(rng.choice(len(scan.paths), size=size, replace=False))
+    sample = FolderScan(scan.root, [scan.paths[i] for i in picked])  # its skips are not kept
+    config = model.config
+    batches = read_batches(
+        sample,
+        config.image_size,
+        config.channels,
+        settings.batch_size,
+        settings.workers,
+        description="training sample",
+    )
+    codes = [encode_images(model.encoder, batch.images) for batch in batches]
+    if not codes:
+        raise _nothing_readable(sample)
+    return np.concatenate(codes)
+
+
+def new_latent_index(
+    scan: FolderScan, model: TrainedModel, settings: BuildSettings
+) -> tuple[str, faiss.Index]:
+    """The factory key and empty latent index ``settings`` ask for, trained if it must be."""
+    dim = model.config.latent_dim
+    key = index_key_for(settings.index_type, len(scan.paths), dim, settings.memory_budget)
+    index = new_index(key, dim, settings.metric)
+    set_search_parameters(index, search_parameters(key))
+    sample_size = training_size(key, len(scan.paths))
+    if sample_size:
+        codes = prepare_vectors(training_codes(scan, model, sample_size, settings), settings.metric)
+        use_gpu_for_training(index)
+        log.info("training %s on %d codes", key, len(codes))
+        try:
+            index.train(codes)
+        except RuntimeError as err:
+            raise IndexChoiceError(f"cannot train {key} on {len(codes)} codes: {err}") from err
+    return key, index
 
 
 def build_index(
@@ -56,14 +112,16 @@ def build_index(
     Unreadable files are skipped and listed in the manifest.
     """
     started = time.perf_counter()
+    settings = replace(settings, metric=settings.metric or "l2")
     folder = resolve_data(data)
-    model = load_model(model_dir, with_decoder=False)
+    model = load_model(model_dir)  # the decoder scores reconstruction errors for outliers
     config = model.config
     scan = FolderScan.of(folder)
-    latent = new_flat_index(config.latent_dim)
-    raw = new_flat_index(config.raw_dim)
+    key, latent = new_latent_index(scan, model, settings)
+    raw = new_index(RAW_INDEX_KEY, config.raw_dim, "l2")
     with new_build(out_dir) as staging:
         with MetadataWriter(staging / METADATA_FILE) as metadata:
+            writer = IndexWriter(model, latent, raw, metadata, settings.metric)
             batches = read_batches(
                 scan,
                 config.image_size,
@@ -73,34 +131,17 @@ def build_index(
                 description="indexing",
             )
             for batch in batches:
-                add_vectors(latent, encode_images(model.encoder, batch.images))
-                add_vectors(raw, batch.images)
-                metadata.append(batch.paths, batch.labels, batch.thumbnails)
+                writer.add(batch)
         if latent.ntotal == 0:
-            raise NothingToIndexError(
-                f"none of the {len(scan.paths)} image files under {folder} could be read; "
-                f"first failure: {scan.skipped[0].path}: {scan.skipped[0].reason}"
-            )
-        write_index(latent, staging / LATENT_FILE)
-        write_index(raw, staging / RAW_FILE)
-        copy_model(model, staging)
-        manifest = Manifest(
-            data_root=str(folder.resolve()),
-            model_source=str(Path(model_dir).resolve()),
-            model_config=asdict(config),
-            model_sha256=file_sha256(model.path / ENCODER_FILE),
-            latent_dim=config.latent_dim,
-            raw_dim=config.raw_dim,
-            count=int(latent.ntotal),
-            skipped=[asdict(s) for s in scan.skipped],
-            build_seconds=round(time.perf_counter() - started, 3),
-            created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        )
-        manifest.save(staging)
+            raise _nothing_readable(scan)
+        record = BuildRecord(folder, Path(model_dir), scan, started)
+        manifest = finish_build(staging, writer, record, key)
     log.info(
-        "indexed %d images (%d skipped) into %s in %.1f s",
+        "indexed %d images (%d skipped) with %s (%s) into %s in %.1f s",
         manifest.count,
         len(scan.skipped),
+        manifest.index_type,
+        manifest.metric,
         current_build(out_dir),
         manifest.build_seconds,
     )

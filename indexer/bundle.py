@@ -15,10 +15,11 @@ from pathlib import Path
 
 import faiss
 
-from latentsearch.encoder.training import ModelLoadError, TrainedModel, load_model
+from latentsearch.encoder.training import ENCODER_FILE, ModelLoadError, TrainedModel, load_model
 from latentsearch.encoder.versioned_dir import NoBuildError, current_build
 from latentsearch.indexer.faiss_helpers import IndexFileError, read_index
 from latentsearch.indexer.metadata import Metadata, MetadataError
+from latentsearch.indexer.reading import file_sha256
 
 FORMAT_VERSION = 1
 LATENT_FILE = "latent.faiss"
@@ -60,6 +61,8 @@ class Manifest:
     index_type: str = "Flat"
     build_seconds: float = 0.0
     created_at: str = ""
+    # for `index --update`: the build it started from and how many files it kept/added/removed
+    update: dict | None = None
     versions: dict[str, str] = field(default_factory=library_versions)
     format_version: int = FORMAT_VERSION
 
@@ -139,10 +142,17 @@ class IndexBundle:
             "manifest": self.manifest.count,
             "latent index": self.latent.ntotal,
             "raw index": self.raw.ntotal,
-            "metadata": len(self.metadata),
+            "metadata": len(self.metadata.live_rows()),
         }
         if len(set(sizes.values())) != 1:
             raise IndexLoadError(f"{self.path} is inconsistent: row counts differ {sizes}")
+        model_hash = file_sha256(self.model.path / ENCODER_FILE)
+        if model_hash != self.manifest.model_sha256:
+            raise IndexLoadError(
+                f"{self.path}: the model in it is not the one the index was built with "
+                f"(encoder sha256 {model_hash[:12]}…, manifest {self.manifest.model_sha256[:12]}…);"
+                " rebuild the index with `latentsearch index`"
+            )
         if self.latent.d != self.model.config.latent_dim:
             raise IndexLoadError(
                 f"{self.path}: latent index has dimension {self.latent.d}, "

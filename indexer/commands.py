@@ -5,40 +5,87 @@ from __future__ import annotations
 import argparse
 import json
 
-from latentsearch.encoder.config import ModelConfig, TrainConfig
+from latentsearch.encoder.config import LossConfig, ModelConfig, TrainConfig
+from latentsearch.encoder.sampling import write_sample_grid
+from latentsearch.indexer.benchmark import BenchConfig, bench_folder
 from latentsearch.indexer.build import BuildSettings, build_index
 from latentsearch.indexer.corpus import BUILTIN
 from latentsearch.indexer.demo import run_demo as build_demo
 from latentsearch.indexer.errors import USER_ERRORS
 from latentsearch.indexer.reading import DEFAULT_WORKERS
+from latentsearch.indexer.report import quality_table
 from latentsearch.indexer.search import SearchResult, search_image
 from latentsearch.indexer.serve import serve
 from latentsearch.indexer.train import train_on_folder
+from latentsearch.indexer.update import update_index
 
-__all__ = ["USER_ERRORS", "run_app", "run_demo", "run_index", "run_search", "run_train"]
+__all__ = [
+    "USER_ERRORS",
+    "run_app",
+    "run_bench",
+    "run_demo",
+    "run_index",
+    "run_sample",
+    "run_search",
+    "run_train",
+]
 
 
 def run_train(args: argparse.Namespace) -> int:
     channels = args.channels or (1 if args.data == BUILTIN else 3)
+    latent_dim = args.binary_bits or args.latent_dim
     model_config = ModelConfig(
         image_size=args.image_size,
         channels=channels,
-        latent_dim=args.latent_dim,
+        latent_dim=latent_dim,
         filters=args.filters,
         decoder=args.decoder,
+        variant=args.variant,
+        binary_bits=args.binary_bits,
     )
-    train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
-    folder = train_on_folder(args.data, args.out, model_config, train_config)
+    train_config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        validation_split=args.validation_split,
+        seed=args.seed,
+    )
+    loss_config = LossConfig(
+        noise_std=args.noise_std,
+        corruption=args.corruption,
+        sparsity=args.sparsity,
+        l1_weight=args.l1_weight,
+        kl_weight=args.kl_weight,
+        sparsity_target=args.rho,
+        contractive_weight=args.contractive_weight,
+        beta=args.beta,
+    )
+    folder = train_on_folder(args.data, args.out, model_config, train_config, loss_config)
     print(f"model saved to {folder}")
     return 0
 
 
+def run_sample(args: argparse.Namespace) -> int:
+    out = write_sample_grid(args.model, args.n, args.out, args.seed)
+    print(f"wrote {args.n} generated images to {out}")
+    return 0
+
+
 def run_index(args: argparse.Namespace) -> int:
-    settings = BuildSettings(batch_size=args.batch_size, workers=args.workers or DEFAULT_WORKERS)
-    manifest = build_index(args.data, args.model, args.out, settings)
+    settings = BuildSettings(
+        batch_size=args.batch_size,
+        workers=args.workers or DEFAULT_WORKERS,
+        index_type=args.index_type,
+        metric=args.metric,
+        memory_budget=args.memory_budget,
+    )
+    build = update_index if args.update else build_index
+    manifest = build(args.data, args.model, args.out, settings)
+    changes = manifest.update or {}
     print(
-        f"indexed {manifest.count} images into {args.out} in {manifest.build_seconds:.1f} s; "
-        f"{len(manifest.skipped)} skipped"
+        f"indexed {manifest.count} images ({manifest.index_type}, {manifest.metric}) into "
+        f"{args.out} in {manifest.build_seconds:.1f} s; {len(manifest.skipped)} skipped"
+        + (f"; updated: {changes}" if changes else "")
     )
     for skipped in manifest.skipped:
         print(f"  skipped {skipped['path']}: {skipped['reason']}")
@@ -79,3 +126,22 @@ def run_demo(args: argparse.Namespace) -> int:
         return 0
     print(f"serving the search page on http://localhost:{args.port}  (Ctrl+C stops)")
     return serve(report.index_dir, args.port)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    config = BenchConfig(
+        data=args.data,
+        models=tuple(str(m) for m in args.model),
+        query_data=args.query_data,
+        queries_per_class=args.queries_per_class,
+        ks=args.k,
+        knn_k=args.knn,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        workers=args.workers or DEFAULT_WORKERS,
+        index_type=args.index_type,
+    )
+    report = bench_folder(config, args.out)
+    print(quality_table(report))
+    print(f"\nreport written to {args.out} in {report['wall_seconds']:.0f} s (report.md)")
+    return 0

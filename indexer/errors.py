@@ -1,19 +1,24 @@
 """The errors that mean "this request cannot be done": shown as a message, never a traceback."""
 
 from latentsearch.encoder.config import ConfigError
+from latentsearch.encoder.sampling import NotGenerativeError
 from latentsearch.encoder.training import ModelLoadError
 from latentsearch.encoder.versioned_dir import NoBuildError, NotOurDirectoryError
+from latentsearch.indexer.bench_data import BenchmarkError
 from latentsearch.indexer.build import NothingToIndexError
 from latentsearch.indexer.bundle import IndexLoadError
 from latentsearch.indexer.evaluation import NoLabelsError
 from latentsearch.indexer.faiss_helpers import IndexFileError
 from latentsearch.indexer.images import ImageReadError
+from latentsearch.indexer.index_choice import IndexChoiceError
 from latentsearch.indexer.metadata import MetadataError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
+    BenchmarkError,
     ConfigError,
     FileNotFoundError,
     NotADirectoryError,
+    IndexChoiceError,
     ImageReadError,
     IndexFileError,
     IndexLoadError,
@@ -21,6 +26,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ModelLoadError,
     NoBuildError,
     NoLabelsError,
+    NotGenerativeError,
     NotOurDirectoryError,
     NothingToIndexError,
 )

@@ -42,10 +42,11 @@ def leave_one_out_precision(
 ) -> PrecisionReport:
     """Precision@k of latent and raw search, each query an indexed image left out."""
     labels = np.array(bundle.metadata.labels, dtype=object)
-    if any(label is None for label in labels):
+    rows = np.array(bundle.metadata.live_rows())  # an update leaves deleted files' rows blank
+    if any(labels[row] is None for row in rows):
         raise NoLabelsError("precision needs every image in a labelled sub-folder")
     rng = np.random.default_rng(seed)
-    query_ids = rng.choice(len(labels), size=min(queries, len(labels)), replace=False)
+    query_ids = rng.choice(rows, size=min(queries, len(rows)), replace=False)
     return PrecisionReport(
         k=k,
         queries=len(query_ids),

@@ -7,7 +7,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-METRICS = {"l2": faiss.METRIC_L2}
+# Cosine similarity is inner product on unit-length vectors (normalised on add and query).
+METRICS = {"l2": faiss.METRIC_L2, "cosine": faiss.METRIC_INNER_PRODUCT}
 
 
 class IndexFileError(RuntimeError):
@@ -20,18 +21,95 @@ def as_float32(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(vectors.reshape(len(vectors), -1))
 
 
-def new_flat_index(dim: int, metric: str = "l2") -> faiss.Index:
-    """An exact index built with the index factory (``Flat``)."""
+def metric_code(metric: str) -> int:
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose from {sorted(METRICS)}")
-    return faiss.index_factory(dim, "Flat", METRICS[metric])
+    return METRICS[metric]
 
 
-def add_vectors(index: faiss.Index, vectors: np.ndarray) -> None:
+def new_flat_index(dim: int, metric: str = "l2") -> faiss.Index:
+    """An exact index built with the index factory (``Flat``)."""
+    return faiss.index_factory(dim, "Flat", metric_code(metric))
+
+
+def new_index(key: str, dim: int, metric: str = "l2") -> faiss.Index:
+    """An empty index that takes caller-chosen int64 ids (``add_with_ids``/``remove_ids``).
+
+    IVF indexes store ids natively (a hash-table direct map lets them ``reconstruct`` by
+    id); the others are wrapped in ``IDMap2``, which also reconstructs by id.
+    """
+    if key.startswith("IVF"):
+        index = faiss.index_factory(dim, key, metric_code(metric))
+        faiss.extract_index_ivf(index).set_direct_map_type(faiss.DirectMap.Hashtable)
+        return index
+    return faiss.index_factory(dim, f"IDMap2,{key}", metric_code(metric))
+
+
+def prepare_vectors(vectors: np.ndarray, metric: str = "l2") -> np.ndarray:
+    """Float32 rows as the index stores them: unit length for cosine (build and query alike)."""
+    vectors = as_float32(vectors)
+    if metric == "cosine":
+        vectors = vectors.copy()
+        faiss.normalize_L2(vectors)
+    return vectors
+
+
+def set_search_parameters(index: faiss.Index, parameters: dict[str, int]) -> None:
+    """Set ``nprobe`` / ``efSearch``; FAISS saves them in the index file."""
+    space = faiss.ParameterSpace()
+    for name, value in parameters.items():
+        space.set_index_parameter(index, name, value)
+
+
+def add_vectors(index: faiss.Index, vectors: np.ndarray, ids: np.ndarray | None = None) -> None:
     vectors = as_float32(vectors)
     if vectors.shape[1] != index.d:
         raise ValueError(f"vectors have dimension {vectors.shape[1]}, the index {index.d}")
-    index.add(vectors)
+    if ids is None:
+        index.add(vectors)
+    else:
+        index.add_with_ids(vectors, np.ascontiguousarray(ids, dtype=np.int64))
+
+
+def stored_ids(index: faiss.Index) -> np.ndarray:
+    """The ids an ``IDMap2`` or IVF index holds."""
+    if hasattr(index, "id_map"):
+        return faiss.vector_to_array(faiss.downcast_index(index).id_map).astype(np.int64)
+    invlists = faiss.extract_index_ivf(index).invlists
+    lists = [
+        faiss.rev_swig_ptr(invlists.get_ids(i), invlists.list_size(i)).copy()
+        for i in range(invlists.nlist)
+        if invlists.list_size(i)
+    ]
+    return np.concatenate(lists).astype(np.int64) if lists else np.empty(0, np.int64)
+
+
+def stored_vectors(index: faiss.Index, ids: np.ndarray) -> np.ndarray:
+    """The vectors stored under ``ids``, one at a time.
+
+    Never ``reconstruct_n`` on an id-mapped index whose ids have gaps (after an update):
+    a missing id throws inside FAISS's OpenMP loop and aborts the process.
+    """
+    return (
+        np.stack([index.reconstruct(int(i)) for i in ids]) if len(ids) else np.empty((0, index.d))
+    )
+
+
+def remove_ids(index: faiss.Index, ids: np.ndarray) -> faiss.Index:
+    """``index`` without ``ids``; HNSW cannot remove, so its graph is rebuilt from the rest."""
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+    if len(ids) == 0:
+        return index
+    try:
+        index.remove_ids(ids)
+        return index
+    except RuntimeError:
+        keep = np.setdiff1d(stored_ids(index), ids)
+        rebuilt = faiss.clone_index(index)
+        rebuilt.reset()
+        if len(keep):
+            add_vectors(rebuilt, stored_vectors(index, keep), keep)
+        return rebuilt
 
 
 def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

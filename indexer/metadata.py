@@ -10,6 +10,8 @@ import numpy as np
 
 _TEXT = h5py.string_dtype("utf-8")
 _BYTES = h5py.vlen_dtype(np.uint8)
+ERRORS_DATASET = "reconstruction_error"
+HASH_DATASET = "sha256"
 
 
 class MetadataError(RuntimeError):
@@ -19,24 +21,50 @@ class MetadataError(RuntimeError):
 class MetadataWriter:
     """Appends rows to growable HDF5 datasets so no batch stays in memory."""
 
-    def __init__(self, path: Path) -> None:
-        self._file = h5py.File(path, "w")
-        self._path = self._file.create_dataset("path", (0,), _TEXT, maxshape=(None,), chunks=True)
-        self._label = self._file.create_dataset("label", (0,), _TEXT, maxshape=(None,), chunks=True)
-        self._thumb = self._file.create_dataset(
-            "thumbnail", (0,), _BYTES, maxshape=(None,), chunks=True
-        )
+    def __init__(self, path: Path, append: bool = False) -> None:
+        """A new file, or with ``append`` more rows for an existing one (incremental updates)."""
+        self._file = h5py.File(path, "a" if append else "w")
+        self._path = self._column("path", _TEXT)
+        self._label = self._column("label", _TEXT)
+        self._thumb = self._column("thumbnail", _BYTES)
+        # per-image reconstruction error, for the page's outlier score (NaN: not known)
+        self._error = self._column(ERRORS_DATASET, np.float32)
+        # content hash per file, so `index --update` re-encodes only new or changed files
+        self._hash = self._column(HASH_DATASET, _TEXT)
 
-    def append(self, paths: list[str], labels: list[str | None], thumbnails: list[bytes]) -> None:
+    def _column(self, name: str, dtype: object) -> h5py.Dataset:
+        if name in self._file:
+            return self._file[name]
+        return self._file.create_dataset(name, (0,), dtype, maxshape=(None,), chunks=True)
+
+    def append(
+        self,
+        paths: list[str],
+        labels: list[str | None],
+        thumbnails: list[bytes],
+        errors: np.ndarray | None = None,
+        hashes: list[str] | None = None,
+    ) -> None:
         start = self._path.shape[0]
         end = start + len(paths)
-        for dataset in (self._path, self._label, self._thumb):
+        for dataset in (self._path, self._label, self._thumb, self._error, self._hash):
             dataset.resize((end,))
+        self._error[start:end] = np.nan if errors is None else errors
+        self._hash[start:end] = hashes if hashes is not None else [""] * len(paths)
         self._path[start:end] = paths
         # HDF5 strings cannot be None: "" stands for "no label" and is read back as None
         self._label[start:end] = [label or "" for label in labels]
         for i, thumb in enumerate(thumbnails, start):
             self._thumb[i] = np.frombuffer(thumb, dtype=np.uint8)
+
+    def blank(self, rows: list[int]) -> None:
+        """Empty the rows of deleted files; the row numbers (the ids) of the others stay."""
+        for row in rows:
+            self._path[row] = ""
+            self._label[row] = ""
+            self._hash[row] = ""
+            self._thumb[row] = np.empty(0, np.uint8)
+            self._error[row] = np.nan
 
     def close(self) -> None:
         self._file.close()
@@ -55,6 +83,8 @@ class Metadata:
     paths: list[str]
     labels: list[str | None]
     file: h5py.File
+    errors: np.ndarray | None = None  # reconstruction errors; None in older index builds
+    hashes: list[str] | None = None  # sha256 per file; None in older builds; "" = deleted row
 
     @classmethod
     def open(cls, path: Path) -> Metadata:
@@ -68,13 +98,23 @@ class Metadata:
                 (lab.decode() if isinstance(lab, bytes) else lab) or None
                 for lab in handle["label"][:]
             ]
+            errors = handle[ERRORS_DATASET][:] if ERRORS_DATASET in handle else None
+            hashes = (
+                [h.decode() if isinstance(h, bytes) else h for h in handle[HASH_DATASET][:]]
+                if HASH_DATASET in handle
+                else None
+            )
         except (OSError, KeyError) as err:
             handle.close()
             raise MetadataError(f"cannot read metadata file {path}: {err}") from err
-        return cls(paths=paths, labels=labels, file=handle)
+        return cls(paths=paths, labels=labels, file=handle, errors=errors, hashes=hashes)
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    def live_rows(self) -> list[int]:
+        """Rows of indexed files (an incremental update blanks the rows of deleted ones)."""
+        return [row for row, path in enumerate(self.paths) if path]
 
     def close(self) -> None:
         self.file.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections import deque
@@ -35,6 +36,7 @@ class ImageBatch:
     paths: list[str]
     labels: list[str | None]
     thumbnails: list[bytes]
+    hashes: list[str] = field(default_factory=list)  # sha256 of each file's bytes
 
 
 @dataclass
@@ -54,12 +56,39 @@ class FolderScan:
         return cls(root=root, paths=paths)
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def hash_files(paths: Sequence[Path], workers: int = DEFAULT_WORKERS) -> list[str]:
+    """sha256 of each file, in order; one contiguous slice per thread (file reads and
+    hashlib release the GIL), as one future per small file would cost more than its hash."""
+    workers = max(1, min(workers, len(paths)))
+    size = -(-len(paths) // workers) if paths else 1
+    slices = [paths[i : i + size] for i in range(0, len(paths), size)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = pool.map(lambda part: [file_sha256(p) for p in part], slices)
+        return [digest for part in parts for digest in part]
+
+
+def _read_and_hash(path: Path, size: int, channels: int) -> tuple[np.ndarray, bytes, str]:
+    array, thumbnail = read_for_index(path, size, channels)
+    try:
+        return array, thumbnail, file_sha256(path)
+    except OSError as err:
+        raise ImageReadError(f"cannot hash: {err}", path) from err
+
+
 def _collect(scan: FolderScan, chunk: Sequence[Path], futures: list[Future]) -> ImageBatch:
     batch = ImageBatch(images=np.empty(0), paths=[], labels=[], thumbnails=[])
     arrays = []
     for path, future in zip(chunk, futures, strict=True):
         try:
-            array, thumbnail = future.result()
+            array, thumbnail, sha256 = future.result()
         except ImageReadError as err:
             scan.skipped.append(Skipped(str(path), err.reason))
             log.warning("skipped %s: %s", path, err.reason)
@@ -68,6 +97,7 @@ def _collect(scan: FolderScan, chunk: Sequence[Path], futures: list[Future]) -> 
         batch.paths.append(str(path))
         batch.labels.append(label_for(path, scan.root))
         batch.thumbnails.append(thumbnail)
+        batch.hashes.append(sha256)
     if arrays:
         batch.images = np.stack(arrays)
     return batch
@@ -91,7 +121,7 @@ def read_batches(
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for start in range(0, len(scan.paths), batch_size):
             chunk = scan.paths[start : start + batch_size]
-            futures = [pool.submit(read_for_index, p, size, channels) for p in chunk]
+            futures = [pool.submit(_read_and_hash, p, size, channels) for p in chunk]
             pending.append((chunk, futures))
             if len(pending) > 2:
                 yield from _ready(scan, pending, progress)

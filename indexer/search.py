@@ -11,7 +11,7 @@ import numpy as np
 
 from latentsearch.encoder.inference import encode_images
 from latentsearch.indexer.bundle import IndexBundle
-from latentsearch.indexer.faiss_helpers import search
+from latentsearch.indexer.faiss_helpers import prepare_vectors, search
 from latentsearch.indexer.images import load_image
 
 
@@ -72,6 +72,7 @@ class Searcher:
         batch = image[np.newaxis].astype(np.float32)
         started = time.perf_counter()
         code = encode_images(self.bundle.model.encoder, batch)
+        code = prepare_vectors(code, self.bundle.manifest.metric)  # as stored: unit for cosine
         latent = self._hits(*search(self.bundle.latent, code, k))
         middle = time.perf_counter()
         raw = self._hits(*search(self.bundle.raw, batch, k))

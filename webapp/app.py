@@ -1,12 +1,15 @@
-"""The search page: upload a photo, see latent-code and raw-pixel results side by side.
+"""The search page: query by upload or from the collection, see latent-code and raw-pixel
+results side by side, what the model made of the query, and a map of the collection.
 
-Run with ``latentsearch app --index DIR`` (or ``streamlit run app.py -- --index DIR``); the
-index directory may also come from the ``LATENTSEARCH_INDEX`` environment variable.
+Run with ``latentsearch app --index DIR [--index DIR2 ...]`` (or ``streamlit run app.py --
+--index DIR``); the index directories may also come from the ``LATENTSEARCH_INDEX``
+environment variable, comma-separated.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -16,80 +19,85 @@ import streamlit as st
 
 from latentsearch.indexer.bundle import current_index_build
 from latentsearch.indexer.errors import USER_ERRORS
-from latentsearch.indexer.images import ImageReadError, make_thumbnail
-from latentsearch.indexer.search import Hit, Searcher, SearchResult
-from latentsearch.webapp.views import collection_summary, hit_caption
+from latentsearch.indexer.explore import Explorer
+from latentsearch.indexer.projection import NoMapError
+from latentsearch.webapp.insight import show_map, show_model_view
+from latentsearch.webapp.query_input import current_query, forget_collection_query, query_controls
+from latentsearch.webapp.results import show_results
+from latentsearch.webapp.views import collection_summary
 
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
 INDEX_ENV = "LATENTSEARCH_INDEX"
+INTRO = (
+    "Find the pictures in a collection that look most like yours. An autoencoder boils "
+    "every image down to a short code; images with close codes come back first, next to a "
+    "plain pixel-by-pixel search so you can see what the model adds."
+)
 log = logging.getLogger(__name__)
 
 
-def index_dir_setting() -> str | None:
-    """``--index`` after ``--`` on the streamlit command line, else the environment."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--index")
+def index_dirs_setting() -> list[str]:
+    """Every ``--index`` after ``--`` on the streamlit command line, else the environment."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--index", action="append")
     known, _ = parser.parse_known_args(sys.argv[1:])
-    return known.index or os.environ.get(INDEX_ENV)
+    if known.index:
+        return known.index
+    return [part.strip() for part in os.environ.get(INDEX_ENV, "").split(",") if part.strip()]
 
 
-@st.cache_resource(max_entries=2, show_spinner="Loading the index and model…")
-def load_searcher(build_folder: str) -> Searcher:
+@st.cache_resource(max_entries=4, show_spinner="Loading the index and model…")
+def load_explorer(build_folder: str) -> Explorer:
     # Keyed by the build folder, so a rebuild that swaps in a new build is picked up
     # on the next query while the old one keeps answering until then.
-    return Searcher.open_build(Path(build_folder))
+    explorer = Explorer.open_build(Path(build_folder))
+    with contextlib.suppress(NoMapError):  # computed here, under the spinner, not on a query
+        explorer.collection_map()
+    return explorer
 
 
-def show_results(column, title: str, hits: list[Hit], millis: float, searcher: Searcher) -> None:
-    with column:
-        st.subheader(title)
-        st.caption(f"{len(hits)} results in {millis:.1f} ms")
-        thumbs = [searcher.bundle.metadata.thumbnail(hit.id) for hit in hits]
-        st.image(thumbs, caption=[hit_caption(hit) for hit in hits], width=120)
+def choose_index(index_dirs: list[str]) -> str:
+    if len(index_dirs) == 1:
+        return index_dirs[0]
+    return st.sidebar.selectbox(
+        "Index", index_dirs, key="index_choice", on_change=forget_collection_query
+    )
 
 
-def show_query(upload_name: str, data: bytes, searcher: Searcher, k: int) -> SearchResult | None:
-    try:
-        result = searcher.search(data, k)
-        preview = make_thumbnail(data, max_side=256)
-    except ImageReadError as err:
-        st.error(f"Could not read **{upload_name}**: {err.reason}. Try a JPEG, PNG, WebP, "
-                 "BMP or GIF photo.")  # fmt: skip
-        return None
-    st.image(preview, caption=f"Your query: {upload_name}")
-    return result
+def sidebar(explorer: Explorer) -> int:
+    with st.sidebar:
+        st.header("Collection")
+        st.markdown(collection_summary(explorer.bundle.manifest))
+        return st.slider("Results per column", min_value=1, max_value=50, value=12)
 
 
 def page(index_dir: str) -> None:
-    searcher = load_searcher(str(current_index_build(index_dir)))
-    with st.sidebar:
-        st.header("Collection")
-        st.markdown(collection_summary(searcher.bundle.manifest))
-        k = st.slider("Results per column", min_value=1, max_value=50, value=10)
-    upload = st.file_uploader("Upload a photo to find similar ones", type=UPLOAD_TYPES)
-    if upload is None:
-        st.info("Upload a photo (JPEG, PNG, WebP, BMP or GIF) to search the collection.")
+    explorer = load_explorer(str(current_index_build(index_dir)))
+    k = sidebar(explorer)
+    query_controls(explorer)
+    query = current_query(explorer)
+    if query is None:
+        st.info("Upload a photo, or pick one from the collection, to start searching.")
+        show_map(explorer, None)
         return
-    result = show_query(upload.name, upload.getvalue(), searcher, k)
-    if result is None:
-        return
-    latent_col, raw_col = st.columns(2)
-    show_results(latent_col, "Latent codes", result.latent, result.latent_ms, searcher)
-    show_results(raw_col, "Raw pixels", result.raw, result.raw_ms, searcher)
+    view = explorer.look(query)
+    show_model_view(query, view)
+    show_results(explorer, query, explorer.search(query, k))
+    show_map(explorer, view)
 
 
 def main() -> None:
     st.set_page_config(page_title="latentsearch", layout="wide")
     st.title("latentsearch")
-    st.caption("Similar images by autoencoder codes, with a raw-pixel search beside them.")
-    index_dir = index_dir_setting()
-    if not index_dir:
+    st.caption(INTRO)
+    index_dirs = index_dirs_setting()
+    if not index_dirs:
         st.error("No index configured: start the page with `latentsearch app --index DIR`.")
         return
+    index_dir = choose_index(index_dirs)
     try:
         page(index_dir)
     except USER_ERRORS as err:
-        st.error(f"Cannot search: {err}")
+        st.error(f"Cannot search this index: {err}")
     except Exception as err:  # the page must never show a traceback
         log.exception("unexpected error on the search page")
         st.error(f"Something went wrong ({type(err).__name__}); the details are in the log.")

@@ -1,11 +1,20 @@
-"""Text shown on the search page, kept apart from Streamlit calls so it is easy to test."""
+"""Text and pictures shown on the search page, kept apart from Streamlit calls to test easily."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 from latentsearch.indexer.bundle import Manifest
+from latentsearch.indexer.explore import precision
+from latentsearch.indexer.outliers import OUTLIER_PERCENTILE, OutlierScore
+from latentsearch.indexer.query import MAX_UPLOAD_MB
 from latentsearch.indexer.search import Hit
+
+ACCEPTED_TEXT = "JPEG, PNG, WebP, BMP or GIF"
+DISPLAY_SIDE = 160  # pixels: the model's 32x32 input and its reconstruction, enlarged
 
 
 def hit_caption(hit: Hit) -> str:
@@ -13,17 +22,73 @@ def hit_caption(hit: Hit) -> str:
     return f"#{hit.rank} {label}{Path(hit.path).name} · d={hit.distance:.3f}"
 
 
+def column_caption(hits: list[Hit], millis: float, label: str | None) -> str:
+    """Result count and search time, and precision when the query's label is known."""
+    text = f"{len(hits)} results in {millis:.1f} ms"
+    share = precision(hits, label)
+    if share is not None:
+        same = sum(hit.label == label for hit in hits)
+        text += f" · precision {share:.0%} ({same} of {len(hits)} are {label})"
+    return text
+
+
+def model_summary(config: dict) -> str:
+    variant = config.get("variant", "undercomplete")
+    size = f"{config['image_size']}×{config['image_size']}×{config['channels']}"
+    return f"{variant} autoencoder, {size} input, {config['decoder']} decoder"
+
+
 def collection_summary(manifest: Manifest) -> str:
     config = manifest.model_config
     ratio = manifest.raw_dim / manifest.latent_dim
     lines = [
         f"- **{manifest.count:,}** images from `{manifest.data_root}`",
-        f"- model: {config['image_size']}×{config['image_size']}×{config['channels']}, "
-        f"{config['decoder']} decoder",
+        f"- model: {model_summary(config)}",
         f"- code: {manifest.latent_dim} floats vs {manifest.raw_dim} raw ({ratio:.0f}× smaller)",
         f"- index: {manifest.index_type}, metric {manifest.metric}",
-        f"- built: {manifest.created_at}",
+        f"- built: {manifest.created_at or 'unknown'} in {manifest.build_seconds:.0f} s",
     ]
     if manifest.skipped:
         lines.append(f"- {len(manifest.skipped)} unreadable files skipped")
     return "\n".join(lines)
+
+
+def outlier_text(score: OutlierScore) -> str:
+    return (
+        f"Reconstruction error {score.error:.4f} is higher than for {score.percentile:.0f}% "
+        f"of the indexed images (their median: {score.collection_median:.4f})."
+    )
+
+
+def outlier_warning(score: OutlierScore) -> str | None:
+    """A plain warning when the query is rebuilt worse than nearly all the collection."""
+    if not score.is_outlier:
+        return None
+    return (
+        "This photo looks unlike anything in the collection: the model rebuilds it worse "
+        f"than {OUTLIER_PERCENTILE:.0f}% of the indexed images, so even the closest "
+        "matches may not look much like it."
+    )
+
+
+def matches_label(shown: int, total: int) -> str:
+    if total == 1:
+        return "1 match"
+    return f"{total:,} matches" if shown == total else f"first {shown} of {total:,} matches"
+
+
+def upload_error(name: str, reason: str) -> str:
+    return f"Could not read **{name}**: {reason}. Try a {ACCEPTED_TEXT} photo."
+
+
+def too_large_error(name: str, reason: str) -> str:
+    return f"**{name}** is too large: {reason}. Try a smaller photo (at most {MAX_UPLOAD_MB} MB)."
+
+
+def enlarge(image: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
+    """A model-sized image (H, W, C) in [0, 1] scaled up with visible pixels, as uint8 RGB."""
+    pixels = np.clip(np.asarray(image) * 255.0, 0, 255).round().astype(np.uint8)
+    if pixels.shape[-1] == 1:
+        pixels = np.repeat(pixels, 3, axis=-1)
+    scaled = Image.fromarray(pixels, "RGB").resize((side, side), Image.Resampling.NEAREST)
+    return np.asarray(scaled)

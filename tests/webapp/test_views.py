@@ -1,8 +1,20 @@
-"""Text helpers of the search page."""
+"""Text, pictures and the chart of the search page, apart from Streamlit."""
+
+import numpy as np
 
 from latentsearch.indexer.bundle import Manifest
+from latentsearch.indexer.outliers import OutlierScore
 from latentsearch.indexer.search import Hit
-from latentsearch.webapp.views import collection_summary, hit_caption
+from latentsearch.webapp.charts import map_chart, map_frame
+from latentsearch.webapp.views import (
+    collection_summary,
+    column_caption,
+    enlarge,
+    hit_caption,
+    matches_label,
+    outlier_text,
+    outlier_warning,
+)
 
 
 def test_hit_caption_names_rank_label_file_and_distance():
@@ -12,19 +24,68 @@ def test_hit_caption_names_rank_label_file_and_distance():
     assert hit_caption(unlabelled) == "#1 x.png · d=0.000"
 
 
-def test_collection_summary_shows_counts_and_compression():
+def test_column_caption_gives_time_and_precision_for_a_labelled_query():
+    hits = [Hit(r, r, f"/p/{r}.jpg", lab, 0.1) for r, lab in enumerate(["cat", "dog", "cat"], 1)]
+    assert column_caption(hits, 12.345, None) == "3 results in 12.3 ms"
+    assert column_caption(hits, 5.0, "cat") == (
+        "3 results in 5.0 ms · precision 67% (2 of 3 are cat)"
+    )
+
+
+def test_collection_summary_shows_counts_compression_model_and_build():
     manifest = Manifest(
         data_root="/photos",
-        model_config={"image_size": 32, "channels": 3, "decoder": "bilinear"},
+        model_config={"image_size": 32, "channels": 3, "decoder": "bilinear", "variant": "vae"},
         model_sha256="ab",
         model_source="/m",
         latent_dim=64,
         raw_dim=3072,
         count=12345,
         skipped=[{"path": "/photos/bad.jpg", "reason": "truncated"}],
+        index_type="HNSW32",
+        build_seconds=83.4,
+        created_at="2026-01-02T03:04:05+0000",
     )
     text = collection_summary(manifest)
     assert "**12,345** images" in text
     assert "48× smaller" in text
     assert "1 unreadable files skipped" in text
-    assert "bilinear decoder" in text
+    assert "vae autoencoder, 32×32×3 input, bilinear decoder" in text
+    assert "index: HNSW32, metric l2" in text
+    assert "built: 2026-01-02T03:04:05+0000 in 83 s" in text
+
+
+def test_outlier_texts_warn_only_above_the_threshold():
+    usual = OutlierScore(error=0.012, percentile=40.0, collection_median=0.0105)
+    assert outlier_warning(usual) is None
+    assert outlier_text(usual) == (
+        "Reconstruction error 0.0120 is higher than for 40% of the indexed images "
+        "(their median: 0.0105)."
+    )
+    odd = OutlierScore(error=0.2, percentile=99.5, collection_median=0.0105)
+    assert outlier_warning(odd).startswith("This photo looks unlike anything in the collection")
+
+
+def test_enlarge_shows_the_models_pixels_as_blocks():
+    grey = np.array([[[0.0], [1.0]], [[0.5], [0.25]]], np.float32)  # 2x2, one channel
+    big = enlarge(grey, side=8)
+    assert big.shape == (8, 8, 3) and big.dtype == np.uint8
+    assert (big[:4, :4] == 0).all() and (big[:4, 4:] == 255).all()
+    assert (big[4:, :4] == 128).all()
+
+
+def test_map_chart_colours_by_label_and_marks_the_query():
+    points = np.array([[0.0, 1.0], [2.0, 3.0]], np.float32)
+    frame = map_frame(points, ["cat", None], ["cat/1.jpg", "x.jpg"])
+    assert frame["label"].tolist() == ["cat", "(no label)"]
+    spec = map_chart(frame, query=(0.5, 0.5)).to_dict()
+    assert len(spec["layer"]) == 2
+    assert spec["layer"][0]["encoding"]["color"]["field"] == "label"
+    assert spec["layer"][1]["mark"]["shape"] == "cross"
+    assert len(map_chart(frame).to_dict()["layer"]) == 1
+
+
+def test_matches_label_counts_in_plain_words():
+    assert matches_label(1, 1) == "1 match"
+    assert matches_label(3, 3) == "3 matches"
+    assert matches_label(50, 6000) == "first 50 of 6,000 matches"

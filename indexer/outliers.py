@@ -1,0 +1,72 @@
+"""Outlier scores: how badly the autoencoder rebuilds an image, against the collection.
+
+The build stores every indexed image's reconstruction error (see
+:func:`collection_errors`); a query's error is then ranked among them. A photo the model
+rebuilds worse than nearly every indexed image is unlike anything it was shown, and its
+nearest neighbours say little.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from latentsearch.encoder.training import TrainedModel
+
+# Above this percentile of the collection's own errors the page warns plainly.
+OUTLIER_PERCENTILE = 99.0
+
+
+class NoDecoderError(RuntimeError):
+    """The model has no decoder, so nothing can be reconstructed."""
+
+
+def rebuild(model: TrainedModel, codes: np.ndarray) -> np.ndarray:
+    """Decoded images (N, H, W, C) of latent ``codes``."""
+    if model.decoder is None:
+        raise NoDecoderError(f"the model in {model.path} has no decoder")
+    return np.asarray(model.decoder.predict_on_batch(codes), dtype=np.float32)
+
+
+def errors_of(images: np.ndarray, rebuilt: np.ndarray) -> np.ndarray:
+    """Mean squared error per image, as ``encoder.inference.reconstruction_errors``."""
+    return ((rebuilt - images) ** 2).reshape(len(images), -1).mean(axis=1).astype(np.float32)
+
+
+def collection_errors(model: TrainedModel, images: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Errors for one build batch, reusing its codes; NaN each when the model has no decoder."""
+    if model.decoder is None:
+        return np.full(len(images), np.nan, dtype=np.float32)
+    return errors_of(images, rebuild(model, codes))
+
+
+@dataclass(frozen=True)
+class OutlierScore:
+    """A query's reconstruction error and where it falls among the collection's."""
+
+    error: float
+    percentile: float  # share of indexed images rebuilt better than this one, 0-100
+    collection_median: float
+
+    @property
+    def is_outlier(self) -> bool:
+        return self.percentile >= OUTLIER_PERCENTILE
+
+
+def known_errors(stored: np.ndarray | None) -> np.ndarray | None:
+    """The collection's errors, sorted, or None where the index stores none (an older build)."""
+    if stored is None:
+        return None
+    finite = np.sort(stored[np.isfinite(stored)])
+    return finite if finite.size else None
+
+
+def score(error: float, sorted_errors: np.ndarray) -> OutlierScore:
+    """Rank ``error`` among ``sorted_errors`` (from :func:`known_errors`)."""
+    below = np.searchsorted(sorted_errors, error, side="left")
+    return OutlierScore(
+        error=float(error),
+        percentile=100.0 * below / len(sorted_errors),
+        collection_median=float(np.median(sorted_errors)),
+    )

@@ -1,0 +1,114 @@
+"""Where a query comes from: an uploaded file, or an image already in the collection."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from latentsearch.indexer.bundle import IndexBundle
+from latentsearch.indexer.images import ImageReadError, load_image, make_thumbnail
+from latentsearch.indexer.projection import NoMapError, stored_codes
+
+MAX_UPLOAD_MB = 20
+PREVIEW_SIDE = 256
+# What Pillow reports for the formats the page accepts; MPO is a multi-picture JPEG.
+ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF"})
+
+
+class UploadTooLargeError(ValueError):
+    """An upload is over the size limit; the message says by how much."""
+
+
+class QueryError(LookupError):
+    """A collection image asked for by row or name does not exist or cannot be read."""
+
+
+@dataclass(frozen=True)
+class QueryImage:
+    """A query as the model sees it, and where it came from."""
+
+    image: np.ndarray  # (size, size, channels) float32 in [0, 1]
+    name: str
+    preview: bytes  # JPEG of the whole photo, for display
+    row: int | None = None  # its row in the index when picked from the collection
+    label: str | None = None
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The image format the bytes hold, whatever the file is called; None if not recognised."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # size warnings are load_image's to raise
+            with Image.open(io.BytesIO(data)) as img:
+                return img.format
+    except Exception:  # unreadable here means "let load_image say why"
+        return None
+
+
+def check_upload(data: bytes, limit_mb: int = MAX_UPLOAD_MB) -> None:
+    """Refuse uploads over the size limit or, judged by content, of a format not accepted."""
+    if len(data) > limit_mb * 1024 * 1024:
+        raise UploadTooLargeError(
+            f"it is {len(data) / 2**20:.1f} MB and the limit is {limit_mb} MB"
+        )
+    found = sniff_format(data)
+    if found is not None and found not in ACCEPTED_FORMATS:
+        raise ImageReadError(f"its content is {found}, which the page does not take")
+
+
+def from_upload(
+    name: str, data: bytes, size: int, channels: int, limit_mb: int = MAX_UPLOAD_MB
+) -> QueryImage:
+    """An uploaded file as a query; raises ``UploadTooLargeError`` or ``ImageReadError``."""
+    check_upload(data, limit_mb)
+    image = load_image(data, size, channels)
+    return QueryImage(image=image, name=name, preview=make_thumbnail(data, PREVIEW_SIDE))
+
+
+def stored_image(bundle: IndexBundle, row: int) -> np.ndarray:
+    """The model input of an indexed image: its raw-pixel vector, else the file read again."""
+    shape = bundle.model.config.input_shape
+    try:
+        return stored_codes(bundle.raw, np.array([row]))[0].reshape(shape)
+    except NoMapError:
+        config = bundle.model.config
+        try:
+            return load_image(bundle.metadata.paths[row], config.image_size, config.channels)
+        except ImageReadError as err:
+            raise QueryError(f"cannot read collection image {row}: {err.reason}") from err
+
+
+def from_row(bundle: IndexBundle, row: int) -> QueryImage:
+    """Collection image ``row`` as a query, carrying its label."""
+    meta = bundle.metadata
+    if not 0 <= row < len(meta) or not meta.paths[row]:
+        raise QueryError(f"the collection has no image number {row}")
+    return QueryImage(
+        image=stored_image(bundle, row),
+        name=display_name(meta.paths[row], bundle.manifest.data_root),
+        preview=meta.thumbnail(row),
+        row=row,
+        label=meta.labels[row],
+    )
+
+
+def display_name(path: str, root: str) -> str:
+    """A file's path inside the indexed folder (its label folder shows which class)."""
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return Path(path).name
+
+
+def find_rows(names: list[str], text: str, limit: int = 20) -> tuple[list[int], int]:
+    """Rows whose name contains ``text`` (any case): the first ``limit``, and the total."""
+    needle = text.strip().lower()
+    if not needle:
+        return [], 0
+    matches = [row for row, name in enumerate(names) if name and needle in name.lower()]
+    return matches[:limit], len(matches)

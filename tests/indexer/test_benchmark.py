@@ -1,0 +1,223 @@
+"""``latentsearch bench``: the split, exact ranking, the report it writes, and its notebook."""
+
+import json
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from latentsearch.indexer.bench_approx import approximate_figures, recall_against_exact
+from latentsearch.indexer.bench_data import BenchmarkError, sample_per_class, split_queries
+from latentsearch.indexer.bench_eval import ranked_ids
+from latentsearch.indexer.benchmark import BenchConfig, model_names, pick_examples
+from latentsearch.indexer.cli import main
+from latentsearch.indexer.report import PLOT_FILES, quality_table
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "benchmark_report.ipynb"
+PER_CLASS = 3  # queries per class in the CLI run; the fixture folder has 12 per class
+
+
+@pytest.fixture(scope="module")
+def bench_dir(tmp_path_factory, image_folder, trained_model_dir):
+    out = tmp_path_factory.mktemp("bench") / "report"
+    code = main(
+        ["bench", "--data", str(image_folder), "--model", str(trained_model_dir),
+         "--queries-per-class", str(PER_CLASS), "--k", "5,10", "--out", str(out),
+         "--workers", "2"]
+    )  # fmt: skip
+    assert code == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def report(bench_dir):
+    return json.loads((bench_dir / "report.json").read_text())
+
+
+def test_bench_writes_every_file(bench_dir):
+    for name in ("report.json", "report.md", *PLOT_FILES):
+        assert (bench_dir / name).stat().st_size > 0, name
+    assert (bench_dir / "pr_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_compares_latent_raw_and_pca_of_the_same_size(report):
+    methods = {m["kind"]: m for m in report["methods"]}
+    assert [m["kind"] for m in report["methods"]] == ["latent", "raw", "pca"]
+    assert methods["latent"]["dim"] == methods["pca"]["dim"] == 8
+    assert methods["raw"]["dim"] == 16 * 16 * 3
+    data = report["data"]
+    assert data["queries"] == 3 * PER_CLASS
+    assert data["database_size"] == 3 * (12 - PER_CLASS)  # sampled queries left the database
+    assert data["unlabelled_left_out"] == 1
+    assert report["ks"] == [5, 10]
+    assert {"python", "faiss", "numpy"} <= set(report["versions"])
+    assert "mAP@k" in report["definitions"]
+
+
+def test_figures_are_consistent(report):
+    share = (12 - PER_CLASS) / report["data"]["database_size"]  # relevant share of the database
+    for method in report["methods"]:
+        quality, curve = method["quality"], method["quality"]["curve"]
+        # at the full depth every relevant image is found, and precision is its share
+        assert curve["recall"][-1] == pytest.approx(1.0)
+        assert curve["precision"][-1] == pytest.approx(share)
+        assert quality["recall"]["all"] == pytest.approx(1.0)
+        at_five = curve["cutoff"].index(5)
+        assert quality["precision"]["5"] == pytest.approx(curve["precision"][at_five])
+        assert 0 <= quality["map"]["10"] <= 1 and 0 <= quality["knn_accuracy"] <= 1
+        speed = method["speed"]
+        assert speed["query_ms_p95"] >= speed["query_ms_p50"] > 0
+        assert speed["bytes_per_image"] >= 4 * method["dim"]
+
+
+def test_raw_pixels_separate_the_fixture_colours(report):
+    # One dominant colour per label, +-40 noise: raw pixel search is perfect on this folder.
+    raw = next(m for m in report["methods"] if m["kind"] == "raw")["quality"]
+    assert raw["precision"]["5"] == pytest.approx(1.0)
+    assert raw["map"]["10"] == pytest.approx(1.0)
+    assert raw["knn_accuracy"] == pytest.approx(1.0)
+
+
+def test_examples_show_latent_and_raw_hits(report):
+    assert report["examples"]
+    keys = {m["key"] for m in report["methods"] if m["kind"] in ("latent", "raw")}
+    for example in report["examples"]:
+        assert set(example["results"]) == keys
+        for hits in example["results"].values():
+            assert all(Path(hit["path"]).is_file() for hit in hits)
+            assert all(hit["relevant"] == (hit["label"] == example["label"]) for hit in hits)
+
+
+def test_notebook_rebuilds_the_report(bench_dir, report, monkeypatch, tmp_path):
+    nbclient = pytest.importorskip("nbclient")
+    nbformat = pytest.importorskip("nbformat")
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    monkeypatch.setenv("LATENTSEARCH_REPORT", str(bench_dir))
+    client = nbclient.NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": tmp_path}}
+    )
+    client.execute()
+    outputs = [out for cell in notebook.cells if cell.cell_type == "code" for out in cell.outputs]
+    shown = [out.get("data", {}) for out in outputs]
+    assert quality_table(report) in [data.get("text/markdown") for data in shown]
+    images = [data for data in shown if "image/png" in data]
+    assert len(images) == 3
+
+
+def test_bench_refuses_a_foreign_out_dir_before_any_work(capsys, tmp_path, image_folder):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "thesis.tex").write_text("mine")
+    code = main(["bench", "--data", str(image_folder), "--model", str(tmp_path / "none"),
+                 "--out", str(out)])  # fmt: skip
+    assert code == 2
+    assert "thesis.tex" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["thesis.tex"]
+
+
+def test_bench_needs_labels(capsys, tmp_path, make_image, trained_model_dir):
+    for n in range(4):
+        make_image(tmp_path / "flat" / f"{n}.png", (100, 100, 100), seed=n)
+    code = main(["bench", "--data", str(tmp_path / "flat"), "--model", str(trained_model_dir),
+                 "--out", str(tmp_path / "out")])  # fmt: skip
+    assert code == 2
+    assert "no labelled images" in capsys.readouterr().err
+
+
+def test_ranked_ids_are_the_flat_index_order():
+    rng = np.random.default_rng(3)
+    database = rng.random((300, 12), dtype=np.float32)
+    queries = rng.random((7, 12), dtype=np.float32)
+    index = faiss.IndexFlatL2(12)
+    index.add(database)
+    _, expected = index.search(queries, 300)
+    assert np.array_equal(ranked_ids(database, queries), expected)
+
+
+def test_split_sampled_from_data_removes_the_queries(image_folder):
+    split = split_queries(image_folder, None, 4, seed=1)
+    queries, database = set(split.queries.paths), set(split.database.paths)
+    assert len(queries) == 12 and not queries & database
+    assert len(queries | database) == 36  # every labelled file, the stray one left out
+    assert split.unlabelled == 1
+    assert set(split_queries(image_folder, None, 4, seed=1).queries.paths) == queries
+    assert set(split_queries(image_folder, None, 4, seed=2).queries.paths) != queries
+
+
+def test_split_with_a_query_folder(tmp_path, image_folder, make_image):
+    for label, colour in (("red", (220, 30, 30)), ("blue", (30, 40, 220))):
+        for n in range(5):
+            make_image(tmp_path / "q" / label / f"{n}.png", colour, seed=500 + n)
+    every = split_queries(image_folder, tmp_path / "q", None, seed=0)
+    assert len(every.queries.paths) == 10 and len(every.database.paths) == 36
+    sampled = split_queries(image_folder, tmp_path / "q", 2, seed=0)
+    assert len(sampled.queries.paths) == 4 and len(sampled.database.paths) == 36
+    assert all(Path(p).is_relative_to(tmp_path / "q") for p in sampled.queries.paths)
+
+
+def test_sampling_from_the_database_leaves_one_per_class():
+    files = {"a": [Path(f"a/{i}") for i in range(3)], "b": [Path(f"b/{i}") for i in range(10)]}
+    chosen = sample_per_class(files, 5, seed=0, leave_one=True)
+    assert sum(p.parent.name == "a" for p in chosen) == 2
+    assert sum(p.parent.name == "b" for p in chosen) == 5
+    assert len(sample_per_class(files, 5, seed=0, leave_one=False)) == 8
+
+
+def test_config_checks():
+    assert BenchConfig(data="d", models=("m",), ks=(100, 10, 10)).ks == (10, 100)
+    with pytest.raises(BenchmarkError):
+        BenchConfig(data="d", models=("m",), ks=(0, 10))
+    with pytest.raises(BenchmarkError):
+        BenchConfig(data="d", models=())
+
+
+def test_model_names_stay_distinct():
+    assert model_names(("/a/model", "/b/model", "/c/other")) == ["a/model", "b/model", "other"]
+    assert model_names(("/a/m", "/a/m")) == ["a/m", "a/m #2"]
+
+
+def test_model_names_of_relative_paths_name_the_parent(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert model_names(("model", str(tmp_path / "model"))) == [
+        f"{tmp_path.name}/model",
+        f"{tmp_path.name}/model #2",
+    ]
+
+
+def test_examples_cycle_through_the_classes():
+    labels = np.array([0, 0, 0, 1, 1, 2])
+    rows = pick_examples(labels, 4, seed=0)
+    assert [labels[r] for r in rows[:3]] == [0, 1, 2]
+    assert len(set(rows)) == 4
+
+
+def test_recall_against_exact_counts_shared_ids():
+    found = np.array([[1, 2, 3, 4], [9, 8, 7, 6]])
+    exact = np.array([[4, 3, 2, 1], [1, 2, 3, 6]])
+    # top 2: {1,2} vs {4,3} -> 0, {9,8} vs {1,2} -> 0; top 4: 4/4 and 1/4
+    assert recall_against_exact(found, exact, 2) == 0.0
+    assert recall_against_exact(found, exact, 4) == pytest.approx((1 + 0.25) / 2)
+
+
+def test_an_ivf_index_probing_every_list_matches_exact_search():
+    rng = np.random.default_rng(5)
+    database = rng.random((400, 16), dtype=np.float32)
+    queries = rng.random((20, 16), dtype=np.float32)
+    exact = ranked_ids(database, queries)[:, :10]
+    figures = approximate_figures("IVF1,Flat", database, queries, exact, (5, 10), 5)
+    assert figures["recall_vs_exact"] == {"5": 1.0, "10": 1.0}
+    assert figures["bytes_per_image"] >= 16 * 4
+    hnsw = approximate_figures("HNSW32", database, queries, exact, (5, 10), 5)
+    assert 0.5 < hnsw["recall_vs_exact"]["10"] <= 1.0
+
+
+def test_bench_index_type_reaches_the_config():
+    from latentsearch.indexer.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["bench", "--data", "d", "--model", "m", "--model", "n", "--index-type", "ivf"]
+    )
+    assert args.index_type == "ivf" and [str(m) for m in args.model] == ["m", "n"]
+    with pytest.raises(BenchmarkError, match="index type"):
+        BenchConfig(data="d", models=("m",), index_type="lsh")

@@ -1,0 +1,131 @@
+"""The real server in a real browser: `latentsearch app`, driven by headless Chromium.
+
+Needs Debian's chromium (``.ci/run`` installs it) and the ``playwright`` package (the
+``test`` extra); skipped, saying which is missing, without them. Playwright never
+downloads a browser here: it drives the system one, which only ever talks to localhost.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+VIEWPORT = {"width": 1400, "height": 2600}  # tall: the page scrolls inside its own container
+# Streamlit marks the app element with its script state; "notRunning" once a run has finished.
+IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
+ALL_IMAGES_LOADED = "() => [...document.images].every(img => img.complete && img.naturalWidth > 0)"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_healthy(url: str, server: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with status {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"no healthy server at {url} after {timeout} s")
+
+
+@pytest.fixture
+def server_url(built_index_dir, tmp_path):
+    port = free_port()
+    command = [sys.executable, "-m", "latentsearch.indexer.cli", "app",
+               "--index", str(built_index_dir), "--port", str(port)]  # fmt: skip
+    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed below
+    # its own process group: `app` starts streamlit as a child, and both must stop
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://localhost:{port}"
+    try:
+        wait_until_healthy(url, server)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture
+def browser_page(tmp_path):
+    if not CHROMIUM.exists():
+        pytest.skip(f"no chromium at {CHROMIUM} (.ci/run installs Debian's package)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install '.[test]')"
+    )
+    with sync_api.sync_playwright() as driver:
+        context = driver.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport=VIEWPORT,
+        )
+        context.route("**/*", _localhost_only)
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+
+
+def _localhost_only(route) -> None:
+    host = urlparse(route.request.url).hostname
+    if host in ("localhost", "127.0.0.1", "::1"):
+        route.continue_()
+    else:
+        route.abort()
+
+
+def result_column(page, title: str):
+    heading = page.get_by_role("heading", name=title)
+    return page.locator("[data-testid=stColumn]", has=heading).first
+
+
+def test_upload_in_a_real_browser_shows_both_result_columns(
+    server_url, browser_page, image_folder, tmp_path
+):
+    page = browser_page
+    page.goto(server_url)
+    page.locator(IDLE).wait_for(timeout=90_000)
+    page.locator("input[type=file]").set_input_files(str(image_folder / "green" / "03.png"))
+    page.get_by_text("Query: 03.png").wait_for(timeout=60_000)
+    page.locator(IDLE).wait_for(timeout=60_000)
+    page.wait_for_function(ALL_IMAGES_LOADED, timeout=30_000)
+    for title in ("Latent codes", "Raw pixels"):
+        column = result_column(page, title)
+        captions = column.locator("[data-testid=stImageCaption]").all_inner_texts()
+        assert len(captions) == 12
+        assert captions[0] == "#1 green · 03.png · d=0.000"
+        assert column.get_by_role("button", name="More like this").count() == 12
+        assert column.get_by_text("12 results in").is_visible()
+    assert page.get_by_text("What the model sees (16×16)").is_visible()
+    assert page.get_by_text("Outlier score").is_visible()
+    assert not page.locator("[data-testid=stException]").count()
+    shot = tmp_path / "search-page.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000

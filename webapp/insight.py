@@ -1,0 +1,69 @@
+"""What the model saw of the query, and where the query lands on the map of the collection."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from latentsearch.indexer.explore import Explorer, ModelView
+from latentsearch.indexer.projection import NoMapError
+from latentsearch.indexer.query import QueryImage
+from latentsearch.webapp.charts import map_chart, map_frame
+from latentsearch.webapp.views import enlarge, outlier_text, outlier_warning
+
+OUTLIER_HELP = (
+    "How badly the autoencoder rebuilds this photo, ranked among the errors of every "
+    "indexed image. Near 100 means the model has seen nothing like it."
+)
+
+
+def _outlier_panel(view: ModelView) -> None:
+    if view.error is None:
+        st.info("This model has no decoder, so there is no reconstruction or outlier score.")
+        return
+    if view.outlier is None:
+        st.metric("Reconstruction error", f"{view.error:.4f}")
+        st.caption(
+            "This index was built before outlier scores were stored; rebuild it with "
+            "`latentsearch index` to rank this error against the collection."
+        )
+        return
+    st.metric("Outlier score", f"{view.outlier.percentile:.0f} / 100", help=OUTLIER_HELP)
+    st.caption(outlier_text(view.outlier))
+    warning = outlier_warning(view.outlier)
+    if warning:
+        st.warning(warning, icon="⚠️")
+
+
+def show_model_view(query: QueryImage, view: ModelView) -> None:
+    """The query, the model's input (enlarged), its reconstruction and the outlier score."""
+    size = view.model_input.shape[0]
+    label = f" · label {query.label}" if query.label else ""
+    cells = st.columns([2, 2, 2, 3], vertical_alignment="top")
+    with cells[0]:
+        st.image(query.preview, caption=f"Query: {query.name}{label}", width="stretch")
+    with cells[1]:
+        st.image(enlarge(view.model_input), caption=f"What the model sees ({size}×{size})")
+    with cells[2]:
+        if view.reconstruction is not None:
+            st.image(enlarge(view.reconstruction), caption="Its reconstruction from the code")
+    with cells[3]:
+        _outlier_panel(view)
+
+
+def show_map(explorer: Explorer, view: ModelView | None) -> None:
+    st.subheader("Map of the collection", help="Similar codes lie close together.")
+    try:
+        cmap = explorer.collection_map()
+    except NoMapError as err:
+        st.info(f"No map for this index: {err}.")
+        return
+    labels = [explorer.bundle.metadata.labels[row] for row in cmap.rows]
+    names = [explorer.names[row] for row in cmap.rows]
+    query = None if view is None else explorer.map_position(view.code)
+    st.altair_chart(map_chart(map_frame(cmap.points, labels, names), query), width="stretch")
+    first, second = cmap.explained
+    marked = " The black cross is your query." if query else ""
+    st.caption(
+        f"{len(cmap.rows):,} of {len(explorer):,} images, placed by the two main directions "
+        f"of their codes (PCA: {first:.0%} and {second:.0%} of the variance).{marked}"
+    )
