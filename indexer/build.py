@@ -15,7 +15,13 @@ from latentsearch.encoder.training import TrainedModel, load_model
 from latentsearch.encoder.versioned_dir import current_build, new_build
 from latentsearch.indexer.bundle import METADATA_FILE, Manifest
 from latentsearch.indexer.corpus import resolve_data
-from latentsearch.indexer.faiss_helpers import new_index, prepare_vectors, set_search_parameters
+from latentsearch.indexer.faiss_helpers import (
+    BINARY_KEY,
+    HAMMING,
+    new_index,
+    prepare_vectors,
+    set_search_parameters,
+)
 from latentsearch.indexer.gpu import use_gpu_for_training
 from latentsearch.indexer.index_choice import (
     DEFAULT_MEMORY_BUDGET,
@@ -85,6 +91,8 @@ def new_latent_index(
 ) -> tuple[str, faiss.Index]:
     """The factory key and empty latent index ``settings`` ask for, trained if it must be."""
     dim = model.config.latent_dim
+    if settings.metric == HAMMING:
+        return BINARY_KEY, new_index(BINARY_KEY, dim, HAMMING)
     key = index_key_for(settings.index_type, len(scan.paths), dim, settings.memory_budget)
     index = new_index(key, dim, settings.metric)
     set_search_parameters(index, search_parameters(key))
@@ -100,6 +108,20 @@ def new_latent_index(
     return key, index
 
 
+def latent_metric(model: TrainedModel, settings: BuildSettings) -> str:
+    """Hamming for a binary-code model (whatever else was asked), else as asked or L2."""
+    if model.config.binary_bits:
+        if settings.index_type not in ("flat", "auto"):
+            raise IndexChoiceError(
+                f"binary codes are searched exactly by Hamming distance; "
+                f"--index-type {settings.index_type} does not apply"
+            )
+        return HAMMING
+    if settings.metric == HAMMING:
+        raise IndexChoiceError("the hamming metric needs a model trained with --binary-bits")
+    return settings.metric or "l2"
+
+
 def build_index(
     data: str | Path,
     model_dir: str | Path,
@@ -112,9 +134,9 @@ def build_index(
     Unreadable files are skipped and listed in the manifest.
     """
     started = time.perf_counter()
-    settings = replace(settings, metric=settings.metric or "l2")
     folder = resolve_data(data)
     model = load_model(model_dir)  # the decoder scores reconstruction errors for outliers
+    settings = replace(settings, metric=latent_metric(model, settings))
     config = model.config
     scan = FolderScan.of(folder)
     key, latent = new_latent_index(scan, model, settings)

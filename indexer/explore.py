@@ -139,6 +139,9 @@ class Explorer:
 
     def map_position(self, code: np.ndarray) -> tuple[float, float]:
         """Where a query's code lands on the map (normalised first, as stored, for cosine)."""
-        stored = prepare_vectors(code[np.newaxis], self.bundle.manifest.metric)
+        config = self.bundle.model.config
+        stored = prepare_vectors(
+            code[np.newaxis], self.bundle.manifest.metric, config.binary_threshold
+        )
         x, y = self.collection_map().place(stored)[0]
         return float(x), float(y)

@@ -9,6 +9,10 @@ import numpy as np
 
 # Cosine similarity is inner product on unit-length vectors (normalised on add and query).
 METRICS = {"l2": faiss.METRIC_L2, "cosine": faiss.METRIC_INNER_PRODUCT}
+# Binary codes (semantic hashing) are packed bits in a FAISS binary index, compared by
+# Hamming distance; their only index type is an exact scan.
+HAMMING = "hamming"
+BINARY_KEY = "BFlat"
 
 
 class IndexFileError(RuntimeError):
@@ -38,6 +42,10 @@ def new_index(key: str, dim: int, metric: str = "l2") -> faiss.Index:
     IVF indexes store ids natively (a hash-table direct map lets them ``reconstruct`` by
     id); the others are wrapped in ``IDMap2``, which also reconstructs by id.
     """
+    if metric == HAMMING:
+        if key != BINARY_KEY:
+            raise ValueError(f"binary codes are searched with a {BINARY_KEY} index, not {key}")
+        return faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(dim))
     if key.startswith("IVF"):
         index = faiss.index_factory(dim, key, metric_code(metric))
         faiss.extract_index_ivf(index).set_direct_map_type(faiss.DirectMap.Hashtable)
@@ -45,8 +53,15 @@ def new_index(key: str, dim: int, metric: str = "l2") -> faiss.Index:
     return faiss.index_factory(dim, f"IDMap2,{key}", metric_code(metric))
 
 
-def prepare_vectors(vectors: np.ndarray, metric: str = "l2") -> np.ndarray:
-    """Float32 rows as the index stores them: unit length for cosine (build and query alike)."""
+def is_binary(index) -> bool:
+    return isinstance(index, faiss.IndexBinary)
+
+
+def prepare_vectors(vectors: np.ndarray, metric: str = "l2", threshold: float = 0.5) -> np.ndarray:
+    """Rows as the index stores them (build and query alike): unit length for cosine, and
+    for Hamming the code thresholded at ``threshold`` and packed 8 bits to a byte."""
+    if metric == HAMMING:
+        return np.ascontiguousarray(np.packbits(np.asarray(vectors) > threshold, axis=1))
     vectors = as_float32(vectors)
     if metric == "cosine":
         vectors = vectors.copy()
@@ -61,10 +76,20 @@ def set_search_parameters(index: faiss.Index, parameters: dict[str, int]) -> Non
         space.set_index_parameter(index, name, value)
 
 
+def _as_index_rows(index, vectors: np.ndarray) -> np.ndarray:
+    """Float32 rows for a float index, packed uint8 bits for a binary one; dimension checked."""
+    if is_binary(index):
+        rows, dim = np.ascontiguousarray(vectors, dtype=np.uint8), vectors.shape[1] * 8
+    else:
+        rows = as_float32(vectors)
+        dim = rows.shape[1]
+    if dim != index.d:
+        raise ValueError(f"vectors have dimension {dim}, the index {index.d}")
+    return rows
+
+
 def add_vectors(index: faiss.Index, vectors: np.ndarray, ids: np.ndarray | None = None) -> None:
-    vectors = as_float32(vectors)
-    if vectors.shape[1] != index.d:
-        raise ValueError(f"vectors have dimension {vectors.shape[1]}, the index {index.d}")
+    vectors = _as_index_rows(index, vectors)
     if ids is None:
         index.add(vectors)
     else:
@@ -114,15 +139,16 @@ def remove_ids(index: faiss.Index, ids: np.ndarray) -> faiss.Index:
 
 def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` (distances, ids) per query; ``k`` is capped at the index size."""
-    queries = as_float32(queries)
-    if queries.shape[1] != index.d:
-        raise ValueError(f"queries have dimension {queries.shape[1]}, the index {index.d}")
+    queries = _as_index_rows(index, queries)
     k = max(1, min(k, index.ntotal))
     return index.search(queries, k)
 
 
 def write_index(index: faiss.Index, path: Path) -> None:
-    faiss.write_index(index, str(path))
+    if is_binary(index):
+        faiss.write_index_binary(index, str(path))
+    else:
+        faiss.write_index(index, str(path))
 
 
 def read_index(path: Path) -> faiss.Index:
@@ -131,4 +157,8 @@ def read_index(path: Path) -> faiss.Index:
     try:
         return faiss.read_index(str(path))
     except RuntimeError as err:
+        try:  # the file does not say which kind it is: a binary index is the other kind
+            return faiss.read_index_binary(str(path))
+        except RuntimeError:
+            pass
         raise IndexFileError(f"cannot read index file {path}: {err}") from err

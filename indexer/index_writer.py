@@ -36,7 +36,8 @@ class IndexWriter:
         """Encode one batch and add it under the next free ids (= its metadata rows)."""
         codes = encode_images(self.model.encoder, batch.images)
         ids = np.arange(self.next_id, self.next_id + len(batch.paths), dtype=np.int64)
-        add_vectors(self.latent, prepare_vectors(codes, self.metric), ids)
+        threshold = self.model.config.binary_threshold
+        add_vectors(self.latent, prepare_vectors(codes, self.metric, threshold), ids)
         add_vectors(self.raw, batch.images, ids)
         errors = collection_errors(self.model, batch.images, codes)
         self.metadata.append(batch.paths, batch.labels, batch.thumbnails, errors, batch.hashes)

@@ -25,16 +25,26 @@ class CollectionMap:
     explained: tuple[float, float]  # share of the sample's variance along each axis
 
     def place(self, codes: np.ndarray) -> np.ndarray:
-        """Map coordinates (n, 2) of latent ``codes`` (n, d)."""
-        return ((np.asarray(codes, np.float32) - self.mean) @ self.axes.T).astype(np.float32)
+        """Map coordinates (n, 2) of latent ``codes`` (n, d), or of packed binary codes."""
+        return ((as_map_vectors(codes) - self.mean) @ self.axes.T).astype(np.float32)
+
+
+def as_map_vectors(codes: np.ndarray) -> np.ndarray:
+    """Float rows; packed binary codes (uint8, as a binary index stores them) as 0/1 bits."""
+    codes = np.asarray(codes)
+    if codes.dtype == np.uint8:
+        return np.unpackbits(codes, axis=1).astype(np.float32)
+    return codes.astype(np.float32)
 
 
 def stored_codes(index: faiss.Index, rows: np.ndarray) -> np.ndarray:
-    """The vectors an index holds for ``rows``; works for Flat indexes and any with a map."""
+    """The vectors an index holds for ``rows`` as floats (binary codes as 0/1 bits); works
+    for Flat indexes and any with a map."""
     try:
-        return np.stack([index.reconstruct(int(row)) for row in rows]).astype(np.float32)
+        stored = np.stack([index.reconstruct(int(row)) for row in rows])
     except RuntimeError as err:  # faiss: "reconstruct not implemented" / no direct map
         raise NoMapError(f"this index cannot return its stored codes ({err})") from err
+    return as_map_vectors(stored)
 
 
 def sample_rows(rows: np.ndarray, size: int = MAP_SAMPLE, seed: int = 0) -> np.ndarray:

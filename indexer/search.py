@@ -72,7 +72,8 @@ class Searcher:
         batch = image[np.newaxis].astype(np.float32)
         started = time.perf_counter()
         code = encode_images(self.bundle.model.encoder, batch)
-        code = prepare_vectors(code, self.bundle.manifest.metric)  # as stored: unit for cosine
+        # as stored: unit length for cosine, packed bits for Hamming
+        code = prepare_vectors(code, self.bundle.manifest.metric, self.config.binary_threshold)
         latent = self._hits(*search(self.bundle.latent, code, k))
         middle = time.perf_counter()
         raw = self._hits(*search(self.bundle.raw, batch, k))

@@ -170,3 +170,14 @@ def test_a_page_search_runs_on_one_openmp_thread_and_restores_the_setting():
     with one_openmp_thread():
         assert faiss.omp_get_max_threads() == 1
     assert faiss.omp_get_max_threads() == before
+
+
+def test_a_binary_index_is_mapped_by_its_bits():
+    index = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(16))
+    bits = np.random.default_rng(0).integers(0, 2, (40, 16)).astype(np.uint8)
+    index.add_with_ids(np.packbits(bits, axis=1), np.arange(100, 140, dtype=np.int64))
+    cmap = collection_map(index, np.arange(100, 140))
+    assert cmap.mean.shape == (16,)
+    # a stored code, packed as the index keeps it, lands on its own map point
+    placed = cmap.place(np.packbits(bits[3:4], axis=1))[0]
+    np.testing.assert_allclose(placed, cmap.points[3], atol=1e-5)
