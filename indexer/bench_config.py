@@ -25,6 +25,7 @@ class BenchConfig:
     latency_queries: int = 200
     examples: int = 8
     index_type: str = "flat"  # another type adds its recall@k against exact search
+    metric: str = "l2"  # l2 or cosine, for every method alike (binary codes: Hamming)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", tuple(str(m) for m in self.models))
@@ -35,6 +36,8 @@ class BenchConfig:
             raise BenchmarkError("every k (--k) and the k-NN k must be at least 1")
         if self.latency_queries < 1 or self.batch_size < 1:
             raise BenchmarkError("latency_queries and batch_size must be at least 1")
+        if self.metric not in ("l2", "cosine"):
+            raise BenchmarkError(f"metric must be l2 or cosine, not {self.metric!r}")
         if self.index_type not in INDEX_TYPES:
             raise BenchmarkError(
                 f"index type must be one of {INDEX_TYPES}, not {self.index_type!r}"

@@ -43,12 +43,35 @@ class Method:
 
 
 def model_encoder(model: TrainedModel) -> Embed:
-    shape = model.config.input_shape
+    """Pixels -> codes; a binary-code model gives its bits as 0/1 floats, whose squared L2
+    distance is the Hamming distance, so exact L2 ranking is Hamming ranking."""
+    shape, config = model.config.input_shape, model.config
 
     def embed(pixels: np.ndarray) -> np.ndarray:
-        return encode_images(model.encoder, pixels.reshape(len(pixels), *shape))
+        codes = encode_images(model.encoder, pixels.reshape(len(pixels), *shape))
+        if config.binary_bits:
+            return (codes > config.binary_threshold).astype(np.float32)
+        return codes
 
     return embed
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    vectors = as_float32(vectors)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def with_metric(method: Method, metric: str) -> Method:
+    """The method ranked by ``metric``: cosine is L2 on unit-length rows. Binary codes keep
+    Hamming distance whatever the metric."""
+    if metric == "l2" or method.details.get("binary_bits"):
+        return method
+    embed = method.embed
+    method.embed = lambda pixels: _unit_rows(embed(pixels))
+    method.database, method.queries = _unit_rows(method.database), _unit_rows(method.queries)
+    method.label += f", {metric}"
+    return method
 
 
 def _embed_in_steps(embed: Embed, pixels: np.ndarray, description: str) -> np.ndarray:
@@ -65,10 +88,11 @@ def latent_method(model: TrainedModel, name: str, database: PixelSet, queries: P
     codes = _embed_in_steps(embed, database.pixels, f"encoding ({name})")
     encode_s = time.perf_counter() - started
     dim = codes.shape[1]
+    bits = model.config.binary_bits
     return Method(
         key=f"latent:{name}",
         kind="latent",
-        label=f"latent codes, {name} ({dim}-d)",
+        label=f"binary codes, {name} ({bits} bits)" if bits else f"latent codes, {name} ({dim}-d)",
         embed=embed,
         database=codes,
         queries=embed(queries.pixels),
@@ -77,6 +101,7 @@ def latent_method(model: TrainedModel, name: str, database: PixelSet, queries: P
             "model": str(model.path),
             "model_config": asdict(model.config),
             "model_seconds": encode_s,
+            "binary_bits": bits,
         },
     )
 

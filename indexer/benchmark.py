@@ -33,7 +33,13 @@ from latentsearch.indexer.bench_inputs import (
     model_names,
     prepare_inputs,
 )
-from latentsearch.indexer.bench_methods import Method, latent_method, pca_method, raw_method
+from latentsearch.indexer.bench_methods import (
+    Method,
+    latent_method,
+    pca_method,
+    raw_method,
+    with_metric,
+)
 from latentsearch.indexer.bench_speed import SPEED_DEFINITIONS, measure_speed
 from latentsearch.indexer.bundle import library_versions
 from latentsearch.indexer.metrics import DEFINITIONS
@@ -53,17 +59,17 @@ def pick_examples(query_labels: np.ndarray, count: int, seed: int) -> list[int]:
     return order[:count]
 
 
-def methods(inputs: BenchInputs) -> Iterator[Method]:
+def methods(inputs: BenchInputs, metric: str = "l2") -> Iterator[Method]:
     """Each model's codes, raw pixels, then PCA at each code size: one at a time, to save memory."""
     database, queries = inputs.database, inputs.queries
     for name, model in inputs.models:
-        yield latent_method(model, name, database, queries)
-    yield raw_method(database, queries)
+        yield with_metric(latent_method(model, name, database, queries), metric)
+    yield with_metric(raw_method(database, queries), metric)
     for dim in sorted({m.config.latent_dim for _, m in inputs.models}):
         if dim >= min(database.pixels.shape):
             log.warning("skipping PCA-%d: needs more images and pixels than %d", dim, dim)
             continue
-        yield pca_method(dim, database, queries)
+        yield with_metric(pca_method(dim, database, queries), metric)
 
 
 def example_hits(quality: Quality, rows: list[int], inputs: BenchInputs) -> list[list[dict]]:
@@ -129,7 +135,7 @@ def score_methods(inputs: BenchInputs, config: BenchConfig) -> tuple[list[dict],
     """Report entries of every method, and the example queries with latent and raw results."""
     rows = pick_examples(inputs.query_codes, config.examples, config.seed)
     entries, shown = [], {}
-    for method in methods(inputs):
+    for method in methods(inputs, config.metric):
         entry, quality = score_method(method, inputs, config)
         entries.append(entry)
         if method.kind in ("latent", "raw"):

@@ -140,6 +140,7 @@ def run_bench(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         workers=args.workers or DEFAULT_WORKERS,
         index_type=args.index_type,
+        metric=args.metric,
     )
     report = bench_folder(config, args.out)
     print(quality_table(report))

@@ -221,3 +221,23 @@ def test_bench_index_type_reaches_the_config():
     assert args.index_type == "ivf" and [str(m) for m in args.model] == ["m", "n"]
     with pytest.raises(BenchmarkError, match="index type"):
         BenchConfig(data="d", models=("m",), index_type="lsh")
+
+
+def _method(details=None):
+    from latentsearch.indexer.bench_methods import Method
+
+    vectors = np.array([[3.0, 4.0], [0.0, 2.0]], np.float32)
+    return Method("m", "raw", "m", lambda px: px, vectors, vectors[:1], 0.0, details or {})
+
+
+def test_cosine_ranks_on_unit_rows_and_binary_codes_stay_hamming():
+    from latentsearch.indexer.bench_methods import with_metric
+
+    cosine = with_metric(_method(), "cosine")
+    np.testing.assert_allclose(np.linalg.norm(cosine.database, axis=1), 1.0)
+    np.testing.assert_allclose(cosine.embed(np.array([[0.0, 5.0]])), [[0.0, 1.0]])
+    assert cosine.label.endswith("cosine")
+    bits = with_metric(_method({"binary_bits": 16}), "cosine")
+    assert bits.database[0].tolist() == [3.0, 4.0]  # untouched: 0/1 rows keep Hamming order
+    with pytest.raises(BenchmarkError, match="metric"):
+        BenchConfig(data="d", models=("m",), metric="manhattan")
