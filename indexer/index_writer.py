@@ -39,7 +39,7 @@ class IndexWriter:
         threshold = self.model.config.binary_threshold
         add_vectors(self.latent, prepare_vectors(codes, self.metric, threshold), ids)
         add_vectors(self.raw, batch.images, ids)
-        errors = collection_errors(self.model, batch.images, codes)
+        errors = collection_errors(self.model, batch.images, codes, ids)
         self.metadata.append(batch.paths, batch.labels, batch.thumbnails, errors, batch.hashes)
         self.next_id += len(batch.paths)
 
