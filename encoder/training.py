@@ -105,22 +105,22 @@ def save_model(
 
 
 def plot_loss_curves(history: dict[str, list[float]], path: Path) -> None:
-    """Training and validation loss per epoch, as a PNG beside the model."""
-    import matplotlib
+    """Training and validation loss per epoch, as a PNG beside the model.
 
-    matplotlib.use("Agg")  # no display on servers
-    import matplotlib.pyplot as plt
+    A bare ``Figure`` needs no display and leaves pyplot's backend alone (switching it to
+    Agg would silence the inline plots of a notebook that saves a model).
+    """
+    from matplotlib.figure import Figure
 
-    figure, axes = plt.subplots(figsize=(6, 4))
+    figure = Figure(figsize=(6, 4), layout="tight")
+    axes = figure.subplots()
     for name in ("loss", "val_loss"):
         if history.get(name):
             axes.plot(range(1, len(history[name]) + 1), history[name], marker="o", label=name)
     axes.set(xlabel="epoch", ylabel="loss", yscale="log", title="Autoencoder training")
     if axes.lines:
         axes.legend()
-    figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)
 
 
 def model_files(model_dir: str | Path) -> Path:
