@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 PHASES = ("decode", "encode", "build")
+EXTRA: dict[str, float] = {}  # further figures a phase reports (the build: its index size)
 
 
 def peak_rss_mib() -> float:
@@ -57,6 +58,14 @@ def run_encode(args: argparse.Namespace) -> tuple[int, float]:
     return done, time.perf_counter() - started
 
 
+def index_file_mib(index_dir: Path) -> float:
+    """Size of the saved FAISS indexes: about what they held in memory."""
+    from latentsearch.indexer.bundle import LATENT_FILE, RAW_FILE, current_index_build
+
+    build = current_index_build(index_dir)
+    return sum((build / name).stat().st_size for name in (LATENT_FILE, RAW_FILE)) / 2**20
+
+
 def run_build(args: argparse.Namespace) -> tuple[int, float]:
     """``build_index`` as the CLI runs it (model loading included, interpreter start not)."""
     from latentsearch.indexer.build import BuildSettings, build_index
@@ -65,7 +74,9 @@ def run_build(args: argparse.Namespace) -> tuple[int, float]:
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
         count = build_index(args.data, args.model, Path(out) / "index", settings).count
-        return count, time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        EXTRA["index_mib"] = round(index_file_mib(Path(out) / "index"))
+        return count, seconds
 
 
 def one_phase(args: argparse.Namespace) -> None:
@@ -77,6 +88,7 @@ def one_phase(args: argparse.Namespace) -> None:
         "seconds": round(seconds, 2),
         "images_per_s": round(images / seconds, 1),
         "peak_rss_mib": round(peak_rss_mib()),
+        **EXTRA,
     }
     print(json.dumps(report), flush=True)
 

@@ -11,6 +11,7 @@ import faiss
 import numpy as np
 
 from latentsearch.encoder.inference import encode_images
+from latentsearch.encoder.precision import for_indexing
 from latentsearch.encoder.training import TrainedModel, load_model
 from latentsearch.encoder.versioned_dir import current_build, new_build
 from latentsearch.indexer.bundle import METADATA_FILE, Manifest
@@ -19,6 +20,7 @@ from latentsearch.indexer.faiss_helpers import (
     BINARY_KEY,
     HAMMING,
     new_index,
+    new_pixel_index,
     prepare_vectors,
     set_search_parameters,
 )
@@ -36,7 +38,6 @@ from latentsearch.indexer.metadata import MetadataWriter
 from latentsearch.indexer.reading import DEFAULT_WORKERS, FolderScan, read_batches
 
 log = logging.getLogger(__name__)
-RAW_INDEX_KEY = "Flat"  # the raw-pixel baseline is always exact L2
 
 
 class NothingToIndexError(RuntimeError):
@@ -45,7 +46,7 @@ class NothingToIndexError(RuntimeError):
 
 @dataclass(frozen=True)
 class BuildSettings:
-    batch_size: int = 256
+    batch_size: int | None = None  # None: by device (encoder.precision.choose_inference)
     workers: int = DEFAULT_WORKERS
     index_type: str = "auto"  # flat | hnsw | ivf | ivfpq | auto (see index_choice)
     metric: str | None = None  # l2 | cosine, latent index; None: l2, or as before for --update
@@ -136,11 +137,12 @@ def build_index(
     started = time.perf_counter()
     folder = resolve_data(data)
     model = load_model(model_dir)  # the decoder scores reconstruction errors for outliers
-    settings = replace(settings, metric=latent_metric(model, settings))
+    model, plan = for_indexing(model, settings.batch_size)
+    settings = replace(settings, metric=latent_metric(model, settings), batch_size=plan.batch_size)
     config = model.config
     scan = FolderScan.of(folder)
     key, latent = new_latent_index(scan, model, settings)
-    raw = new_index(RAW_INDEX_KEY, config.raw_dim, "l2")
+    raw = new_pixel_index(config.raw_dim)  # exact L2 on the pixels, one byte each
     with new_build(out_dir) as staging:
         with MetadataWriter(staging / METADATA_FILE) as metadata:
             writer = IndexWriter(model, latent, raw, metadata, settings.metric)

@@ -83,7 +83,7 @@ def _add_index(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="image folder, or 'builtin'")
     p.add_argument("--model", required=True, type=Path, help="model directory from `train`")
     p.add_argument("--out", required=True, type=Path, help="index directory to write")
-    p.add_argument("--batch-size", type=_positive_int, default=256)
+    p.add_argument("--batch-size", type=_positive_int, help="default: 256, 1024 on a GPU")
     p.add_argument("--workers", type=_positive_int, help="decode threads (default: up to 8)")
     p.add_argument("--index-type", choices=["flat", "hnsw", "ivf", "ivfpq", "auto"], default="auto")
     p.add_argument("--metric", choices=["l2", "cosine"], help="latent index (default: l2)")

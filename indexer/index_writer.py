@@ -34,7 +34,7 @@ class IndexWriter:
 
     def add(self, batch: ImageBatch) -> None:
         """Encode one batch and add it under the next free ids (= its metadata rows)."""
-        codes = encode_images(self.model.encoder, batch.images)
+        codes = encode_images(self.model.encoder, batch.images, max(1, len(batch.images)))
         ids = np.arange(self.next_id, self.next_id + len(batch.paths), dtype=np.int64)
         threshold = self.model.config.binary_threshold
         add_vectors(self.latent, prepare_vectors(codes, self.metric, threshold), ids)

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from latentsearch.encoder.precision import for_indexing
 from latentsearch.encoder.training import ENCODER_FILE, TrainedModel, load_model, model_files
 from latentsearch.encoder.versioned_dir import new_build
 from latentsearch.indexer.build import BuildSettings, NothingToIndexError, build_index
@@ -120,7 +121,8 @@ def update_index(
         unchanged = {"base": previous.name, "unchanged": plan.unchanged, "added": 0, "removed": 0}
         seconds = round(time.perf_counter() - started, 3)
         return replace(Manifest.load(previous), update=unchanged, build_seconds=seconds)
-    model = load_model(model_dir)
+    model, inference = for_indexing(load_model(model_dir), settings.batch_size)
+    settings = replace(settings, batch_size=inference.batch_size)
     return _apply_update(folder, model, Path(model_dir), out_dir, previous, plan, settings)
 
 
