@@ -36,6 +36,22 @@ def new_flat_index(dim: int, metric: str = "l2") -> faiss.Index:
     return faiss.index_factory(dim, "Flat", metric_code(metric))
 
 
+# Raw pixels are bytes scaled to [0, 1] (k/255). An 8-bit uniform scalar quantiser whose
+# bucket k is centred on k/255 stores each one losslessly in one byte: the baseline stays
+# exact at a quarter of a Flat index's memory (3 KB, not 12 KB, per 32x32 colour image).
+_PIXEL_RANGE = (-0.5 / 255, 1.0)  # (vmin, vdiff): code = int(255 * (x - vmin) / vdiff)
+
+
+def new_pixel_index(dim: int) -> faiss.Index:
+    """An empty L2 index of raw pixels in [0, 1], one byte per value, ids as in ``new_index``."""
+    quantised = faiss.IndexScalarQuantizer(
+        dim, faiss.ScalarQuantizer.QT_8bit_uniform, faiss.METRIC_L2
+    )
+    faiss.copy_array_to_vector(np.array(_PIXEL_RANGE, np.float32), quantised.sq.trained)
+    quantised.is_trained = True  # the range is fixed: no training sample needed
+    return faiss.IndexIDMap2(quantised)
+
+
 def new_index(key: str, dim: int, metric: str = "l2") -> faiss.Index:
     """An empty index that takes caller-chosen int64 ids (``add_with_ids``/``remove_ids``).
 
