@@ -7,6 +7,7 @@ They are written together into one build folder and published atomically (see
 from __future__ import annotations
 
 import json
+import logging
 import platform
 import shutil
 from dataclasses import asdict, dataclass, field
@@ -17,6 +18,12 @@ import faiss
 
 from latentsearch.encoder.training import ENCODER_FILE, ModelLoadError, TrainedModel, load_model
 from latentsearch.encoder.versioned_dir import NoBuildError, current_build
+from latentsearch.indexer.checksums import (
+    MANIFEST_DIGEST,
+    ChecksumError,
+    manifest_digest,
+    verify_tree,
+)
 from latentsearch.indexer.faiss_helpers import IndexFileError, read_index
 from latentsearch.indexer.metadata import Metadata, MetadataError
 from latentsearch.indexer.reading import file_sha256
@@ -27,6 +34,7 @@ RAW_FILE = "raw.faiss"
 METADATA_FILE = "metadata.h5"
 MANIFEST_FILE = "manifest.json"
 MODEL_DIR = "model"
+log = logging.getLogger(__name__)
 _LIBRARIES = ("latentsearch", "tensorflow", "keras", "faiss-cpu", "numpy", "pillow", "h5py")
 
 
@@ -65,23 +73,35 @@ class Manifest:
     update: dict | None = None
     versions: dict[str, str] = field(default_factory=library_versions)
     format_version: int = FORMAT_VERSION
+    # sha256 of every other file of the build; empty in builds made before they were kept
+    checksums: dict[str, str] = field(default_factory=dict)
+    manifest_sha256: str = ""  # of the manifest's other fields, as saved
 
     def save(self, folder: Path) -> None:
-        (folder / MANIFEST_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
+        fields = asdict(self)
+        fields[MANIFEST_DIGEST] = manifest_digest(fields)
+        (folder / MANIFEST_FILE).write_text(json.dumps(fields, indent=2) + "\n")
 
     @classmethod
     def load(cls, folder: Path) -> Manifest:
+        path = folder / MANIFEST_FILE
         try:
-            data = json.loads((folder / MANIFEST_FILE).read_text())
-            manifest = cls(**data)
+            data = json.loads(path.read_text())
+            version = data.get("format_version") if isinstance(data, dict) else None
+            if version != FORMAT_VERSION:
+                raise IndexLoadError(
+                    f"{folder} has index format {version}, this latentsearch "
+                    f"reads {FORMAT_VERSION}: rebuild it with `latentsearch index`"
+                )
+            saved_digest = data.get(MANIFEST_DIGEST)
+            if saved_digest and saved_digest != manifest_digest(data):
+                raise IndexLoadError(
+                    f"{path} is damaged or was edited: it does not match its checksum; "
+                    "rebuild the index with `latentsearch index`"
+                )
+            return cls(**data)
         except (OSError, ValueError, TypeError) as err:
-            raise IndexLoadError(f"cannot read {folder / MANIFEST_FILE}: {err}") from err
-        if manifest.format_version != FORMAT_VERSION:
-            raise IndexLoadError(
-                f"{folder} has index format {manifest.format_version}, this latentsearch "
-                f"reads {FORMAT_VERSION}: rebuild it with `latentsearch index`"
-            )
-        return manifest
+            raise IndexLoadError(f"cannot read {path}: {err}") from err
 
 
 def current_index_build(index_dir: str | Path) -> Path:
@@ -91,6 +111,28 @@ def current_index_build(index_dir: str | Path) -> Path:
     except NoBuildError as err:
         raise IndexLoadError(
             f"{index_dir} is not an index: {err}. Build one with `latentsearch index`"
+        ) from err
+
+
+def verify_build(folder: Path, manifest: Manifest) -> None:
+    """Check every file of the build against the manifest's checksums, before reading any."""
+    if not (manifest.checksums and manifest.manifest_sha256):
+        log.warning(
+            "%s was built before checksums were kept: damage to its files cannot be "
+            "detected; rebuild it with `latentsearch index` to add them",
+            folder,
+        )
+        return
+    try:
+        verify_tree(folder, manifest.checksums)
+    except ChecksumError as err:
+        if err.name.startswith(f"{MODEL_DIR}/"):
+            raise IndexLoadError(
+                f"{folder}: the model in it is not the one the index was built with ({err}); "
+                "rebuild the index with `latentsearch index`"
+            ) from err
+        raise IndexLoadError(
+            f"{folder} is damaged: {err}; rebuild it with `latentsearch index`"
         ) from err
 
 
@@ -122,6 +164,7 @@ class IndexBundle:
         Every way a build can be damaged surfaces as :class:`IndexLoadError`.
         """
         manifest = Manifest.load(folder)
+        verify_build(folder, manifest)
         try:
             latent = read_index(folder / LATENT_FILE)
             raw = read_index(folder / RAW_FILE)

@@ -12,7 +12,8 @@ import numpy as np
 
 from latentsearch.encoder.inference import encode_images
 from latentsearch.encoder.training import ENCODER_FILE, TrainedModel
-from latentsearch.indexer.bundle import LATENT_FILE, RAW_FILE, Manifest, copy_model
+from latentsearch.indexer.bundle import LATENT_FILE, MANIFEST_FILE, RAW_FILE, Manifest, copy_model
+from latentsearch.indexer.checksums import tree_checksums
 from latentsearch.indexer.faiss_helpers import add_vectors, prepare_vectors, write_index
 from latentsearch.indexer.metadata import MetadataWriter
 from latentsearch.indexer.outliers import collection_errors
@@ -82,6 +83,7 @@ def finish_build(
         build_seconds=round(time.perf_counter() - record.started, 3),
         created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         update=record.update,
+        checksums=tree_checksums(staging, leave_out=frozenset({MANIFEST_FILE})),
     )
     manifest.save(staging)
     return manifest

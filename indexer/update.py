@@ -28,6 +28,7 @@ from latentsearch.indexer.bundle import (
     IndexLoadError,
     Manifest,
     current_index_build,
+    verify_build,
 )
 from latentsearch.indexer.corpus import resolve_data
 from latentsearch.indexer.faiss_helpers import read_index, remove_ids
@@ -73,6 +74,7 @@ def plan_update(
 def rebuild_reason(previous: Path, model_hash: str, settings: BuildSettings) -> str | None:
     """Why ``previous`` cannot be updated in place (None: it can)."""
     manifest = Manifest.load(previous)
+    verify_build(previous, manifest)  # a damaged build is never copied into the next one
     if manifest.model_sha256 != model_hash:
         return (
             f"the model changed (encoder sha256 {manifest.model_sha256[:12]}… -> "

@@ -291,7 +291,8 @@ def test_damaged_faiss_file(index_copy):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"count": 999}, "inconsistent"),
+        ({"count": 999}, "does not match its checksum"),
+        ({"count": 999, "manifest_sha256": ""}, "inconsistent"),  # as old manifests are
         ({"format_version": 99}, "index format"),
         (None, "cannot read"),
     ],

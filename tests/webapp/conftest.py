@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -10,7 +11,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import latentsearch.webapp.app as app_module
-from latentsearch.indexer.bundle import METADATA_FILE, MODEL_DIR, current_index_build
+from latentsearch.indexer.bundle import (
+    MANIFEST_FILE,
+    METADATA_FILE,
+    MODEL_DIR,
+    current_index_build,
+)
 from latentsearch.indexer.metadata import ERRORS_DATASET
 from latentsearch.webapp.app import INDEX_ENV
 
@@ -52,9 +58,14 @@ def mismatched_index_dir(tmp_path_factory, built_index_dir, image_folder, tiny_t
 
 @pytest.fixture(scope="session")
 def old_index_dir(tmp_path_factory, built_index_dir):
-    """A copy of the index as builds before outlier scores wrote it: no stored errors."""
+    """A copy of the index as builds before outlier scores wrote it: no stored errors (nor
+    checksums, which came later still)."""
     copy = tmp_path_factory.mktemp("old") / "index"
     shutil.copytree(built_index_dir, copy)
-    with h5py.File(current_index_build(copy) / METADATA_FILE, "a") as handle:
+    build = current_index_build(copy)
+    with h5py.File(build / METADATA_FILE, "a") as handle:
         del handle[ERRORS_DATASET]
+    manifest = json.loads((build / MANIFEST_FILE).read_text())
+    del manifest["checksums"], manifest["manifest_sha256"]
+    (build / MANIFEST_FILE).write_text(json.dumps(manifest))
     return copy
