@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
+from PIL import Image
 
 _TEXT = h5py.string_dtype("utf-8")
 _BYTES = h5py.vlen_dtype(np.uint8)
 ERRORS_DATASET = "reconstruction_error"
 HASH_DATASET = "sha256"
+# Thumbnails are written 96 px; the page decodes what it is given, so nothing larger is
+# passed on from a crafted or damaged file.
+MAX_THUMBNAIL_SIDE = 1024
 
 
 class MetadataError(RuntimeError):
@@ -135,4 +140,13 @@ class Metadata:
         self.file.close()
 
     def thumbnail(self, row: int) -> bytes:
-        return self.file["thumbnail"][row].tobytes()
+        """The stored JPEG of row ``row``; :class:`MetadataError` unless it is a small JPEG."""
+        data = self.file["thumbnail"][row].tobytes()
+        try:
+            with Image.open(io.BytesIO(data), formats=["JPEG"]) as img:
+                side = max(img.size)
+        except Exception as err:  # anything Pillow cannot read as a JPEG header
+            raise MetadataError(f"the thumbnail of row {row} is not a JPEG ({err})") from err
+        if side > MAX_THUMBNAIL_SIDE:
+            raise MetadataError(f"the thumbnail of row {row} is {side} px, not a thumbnail")
+        return data

@@ -15,6 +15,9 @@ from latentsearch.indexer.images import ImageReadError, load_image, make_thumbna
 from latentsearch.indexer.projection import NoMapError, stored_codes
 
 MAX_UPLOAD_MB = 20
+# 50 MP: a large phone photo. Decoding a PNG this size takes ~150 MB; more is refused
+# from its header, before any decoding (Pillow's own bomb limit is ~89 MP).
+MAX_UPLOAD_PIXELS = 50_000_000
 PREVIEW_SIDE = 256
 # What Pillow reports for the formats the page accepts; MPO is a multi-picture JPEG.
 ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF"})
@@ -39,26 +42,51 @@ class QueryImage:
     label: str | None = None
 
 
-def sniff_format(data: bytes) -> str | None:
-    """The image format the bytes hold, whatever the file is called; None if not recognised."""
+def sniff(data: bytes) -> tuple[str, int] | None:
+    """Format and pixel count the bytes' header gives, whatever the file is called.
+
+    None if not recognised: ``load_image`` then says why. Only the header is read;
+    ``Image.DecompressionBombError`` passes through for sizes past twice Pillow's limit.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # size warnings are load_image's to raise
             with Image.open(io.BytesIO(data)) as img:
-                return img.format
+                return img.format, img.width * img.height
+    except Image.DecompressionBombError:
+        raise
     except Exception:  # unreadable here means "let load_image say why"
         return None
 
 
-def check_upload(data: bytes, limit_mb: int = MAX_UPLOAD_MB) -> None:
-    """Refuse uploads over the size limit or, judged by content, of a format not accepted."""
+def sniff_format(data: bytes) -> str | None:
+    """The image format the bytes hold; None if not recognised."""
+    found = sniff(data)
+    return None if found is None else found[0]
+
+
+def check_upload(
+    data: bytes, limit_mb: int = MAX_UPLOAD_MB, max_pixels: int = MAX_UPLOAD_PIXELS
+) -> None:
+    """Refuse uploads over the size or pixel limit or, judged by content, of a format not
+    accepted."""
     if len(data) > limit_mb * 1024 * 1024:
         raise UploadTooLargeError(
             f"it is {len(data) / 2**20:.1f} MB and the limit is {limit_mb} MB"
         )
-    found = sniff_format(data)
-    if found is not None and found not in ACCEPTED_FORMATS:
-        raise ImageReadError(f"its content is {found}, which the page does not take")
+    try:
+        found = sniff(data)
+    except Image.DecompressionBombError as err:
+        raise UploadTooLargeError(f"its header says {err}") from err
+    if found is None:
+        return
+    kind, pixels = found
+    if kind not in ACCEPTED_FORMATS:
+        raise ImageReadError(f"its content is {kind}, which the page does not take")
+    if pixels > max_pixels:
+        raise UploadTooLargeError(
+            f"it is {pixels / 1e6:.1f} megapixels and the limit is {max_pixels / 1e6:.0f}"
+        )
 
 
 def from_upload(
@@ -77,10 +105,24 @@ def stored_image(bundle: IndexBundle, row: int) -> np.ndarray:
         return stored_codes(bundle.raw, np.array([row]))[0].reshape(shape)
     except NoMapError:
         config = bundle.model.config
+        path = collection_file(bundle, row)
         try:
-            return load_image(bundle.metadata.paths[row], config.image_size, config.channels)
+            return load_image(path, config.image_size, config.channels)
         except ImageReadError as err:
             raise QueryError(f"cannot read collection image {row}: {err.reason}") from err
+
+
+def collection_file(bundle: IndexBundle, row: int) -> Path:
+    """The file of row ``row``, refused unless it lies inside the indexed folder.
+
+    Paths come from the metadata: a crafted one (``../../etc/passwd``, or a link out)
+    must not make the page read files outside the collection.
+    """
+    root = Path(bundle.manifest.data_root).resolve()
+    path = Path(bundle.metadata.paths[row])
+    if not path.is_absolute() or not path.resolve().is_relative_to(root):
+        raise QueryError(f"collection image {row} is not inside the indexed folder {root}")
+    return path
 
 
 def from_row(bundle: IndexBundle, row: int) -> QueryImage:

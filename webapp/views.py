@@ -10,7 +10,7 @@ from PIL import Image
 from latentsearch.indexer.bundle import Manifest
 from latentsearch.indexer.explore import precision
 from latentsearch.indexer.outliers import OUTLIER_PERCENTILE, OutlierScore
-from latentsearch.indexer.query import MAX_UPLOAD_MB
+from latentsearch.indexer.query import MAX_UPLOAD_MB, MAX_UPLOAD_PIXELS
 from latentsearch.indexer.search import Hit
 
 ACCEPTED_TEXT = "JPEG, PNG, WebP, BMP or GIF"
@@ -82,7 +82,8 @@ def upload_error(name: str, reason: str) -> str:
 
 
 def too_large_error(name: str, reason: str) -> str:
-    return f"**{name}** is too large: {reason}. Try a smaller photo (at most {MAX_UPLOAD_MB} MB)."
+    limits = f"at most {MAX_UPLOAD_MB} MB and {MAX_UPLOAD_PIXELS // 1_000_000} megapixels"
+    return f"**{name}** is too large: {reason}. Try a smaller photo ({limits})."
 
 
 def enlarge(image: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:

@@ -204,7 +204,7 @@ def test_too_large_upload_gets_a_clear_message(open_page, built_index_dir):
     assert not page.exception
     assert page.error[0].value == (
         "**huge.png** is too large: it is 20.0 MB and the limit is 20 MB. "
-        "Try a smaller photo (at most 20 MB)."
+        "Try a smaller photo (at most 20 MB and 50 megapixels)."
     )
     assert not result_columns(page)
 
