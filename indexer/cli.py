@@ -89,6 +89,8 @@ def _add_index(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metric", choices=["l2", "cosine"], help="latent index (default: l2)")
     p.add_argument("--memory-budget", type=_memory_budget, default="2G", help="e.g. 2G, 512M")
     p.add_argument("--update", action="store_true", help="encode only new or changed files")
+    p.add_argument("--engine", choices=["local", "ray"], default="local", help="docs/scaling.md")
+    p.add_argument("--ray-address", help="--engine ray: cluster (default: $RAY_ADDRESS or local)")
 
 
 def _add_search(sub: argparse._SubParsersAction) -> None:

@@ -9,9 +9,11 @@ from latentsearch.encoder.config import LossConfig, ModelConfig, TrainConfig
 from latentsearch.encoder.sampling import write_sample_grid
 from latentsearch.indexer.benchmark import BenchConfig, bench_folder
 from latentsearch.indexer.build import BuildSettings, build_index
+from latentsearch.indexer.bundle import Manifest
 from latentsearch.indexer.corpus import BUILTIN
 from latentsearch.indexer.demo import run_demo as build_demo
 from latentsearch.indexer.errors import USER_ERRORS
+from latentsearch.indexer.ray_engine import RayEngineError, RaySettings, build_index_ray
 from latentsearch.indexer.reading import DEFAULT_WORKERS
 from latentsearch.indexer.report import quality_table
 from latentsearch.indexer.search import SearchResult, search_image
@@ -79,8 +81,11 @@ def run_index(args: argparse.Namespace) -> int:
         metric=args.metric,
         memory_budget=args.memory_budget,
     )
-    build = update_index if args.update else build_index
-    manifest = build(args.data, args.model, args.out, settings)
+    if args.engine == "ray":
+        manifest = _index_on_ray(args, settings)
+    else:
+        build = update_index if args.update else build_index
+        manifest = build(args.data, args.model, args.out, settings)
     changes = manifest.update or {}
     print(
         f"indexed {manifest.count} images ({manifest.index_type}, {manifest.metric}) into "
@@ -90,6 +95,14 @@ def run_index(args: argparse.Namespace) -> int:
     for skipped in manifest.skipped:
         print(f"  skipped {skipped['path']}: {skipped['reason']}")
     return 0
+
+
+def _index_on_ray(args: argparse.Namespace, settings: BuildSettings) -> Manifest:
+    """``--workers`` counts encoder actors here (default: one per GPU, else CPUs / 2)."""
+    if args.update:
+        raise RayEngineError("--update runs on the local engine only; leave out --engine ray")
+    options = RaySettings(address=args.ray_address, actors=args.workers)
+    return build_index_ray(args.data, args.model, args.out, settings, options)
 
 
 def format_results(result: SearchResult) -> str:

@@ -12,6 +12,7 @@ from latentsearch.indexer.faiss_helpers import IndexFileError
 from latentsearch.indexer.images import ImageReadError
 from latentsearch.indexer.index_choice import IndexChoiceError
 from latentsearch.indexer.metadata import MetadataError
+from latentsearch.indexer.ray_engine import RayEngineError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     BenchmarkError,
@@ -29,4 +30,5 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     NotGenerativeError,
     NotOurDirectoryError,
     NothingToIndexError,
+    RayEngineError,
 )
