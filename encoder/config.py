@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 DECODERS = ("transpose", "bilinear")
 VARIANTS = ("undercomplete", "denoising", "sparse", "contractive", "vae", "tied")
-CORRUPTIONS = ("gaussian", "cutout", "both")
+CORRUPTIONS = ("gaussian", "cutout", "both", "patches")
 SPARSITY_PENALTIES = ("l1", "kl")
 T = TypeVar("T")
 
@@ -63,10 +63,11 @@ class ModelConfig:
 
     @property
     def code_activation(self) -> str | None:
-        """Sigmoid where the code is read as probabilities (sparse KL, binary); else linear."""
-        if self.variant == "sparse" or (self.binary_bits and self.variant != "vae"):
-            return "sigmoid"
-        return None
+        """Sigmoid where the code is read as probabilities (sparse); else linear.
+
+        A binary code is linear here: ``build_encoder`` centres it before its sigmoid.
+        """
+        return "sigmoid" if self.variant == "sparse" else None
 
     @property
     def binary_threshold(self) -> float:
@@ -101,8 +102,9 @@ class LossConfig:
     """Weights of the loss terms that make each variant; unused terms are ignored."""
 
     noise_std: float = 0.1  # denoising: Gaussian noise on the input
-    corruption: str = "gaussian"  # denoising: gaussian, cutout or both
+    corruption: str = "gaussian"  # denoising: gaussian, cutout, both, or patches (masking)
     cutout_fraction: float = 0.25
+    mask_ratio: float = 0.5  # patches: share of 4x4 squares zeroed
     sparsity: str = "l1"  # sparse: l1 on the code, or kl to a target mean activation
     l1_weight: float = 1e-3
     kl_weight: float = 1e-2
@@ -117,6 +119,8 @@ class LossConfig:
             raise ConfigError(f"corruption must be one of {CORRUPTIONS}, got {self.corruption!r}")
         if self.sparsity not in SPARSITY_PENALTIES:
             raise ConfigError(f"sparsity must be one of {SPARSITY_PENALTIES}")
+        if not 0 <= self.mask_ratio < 1:
+            raise ConfigError("mask_ratio must be in [0, 1)")
         if not 0 < self.sparsity_target < 1:
             raise ConfigError("sparsity_target (rho) must be in (0, 1)")
         if min(self.noise_std, self.beta) < 0 or self.contractive_sigma <= 0:

@@ -41,6 +41,38 @@ class RandomCutout(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class RandomPatchMask(layers.Layer):
+    """Denoising corruption: zero each ``patch`` x ``patch`` square with probability ``ratio``.
+
+    Heavy random masking (as in masked autoencoders) makes the encoder infer what is hidden
+    from what is left, rather than copy pixels through.
+    """
+
+    def __init__(self, ratio: float = 0.5, patch: int = 4, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.ratio = ratio
+        self.patch = patch
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=None):
+        if not training:
+            return images
+        grid = (ops.shape(images)[0], images.shape[1] // self.patch, images.shape[2] // self.patch)
+        keep = keras.random.uniform(grid, seed=self.seed_generator) >= self.ratio
+        keep = ops.repeat(ops.repeat(ops.cast(keep, images.dtype), self.patch, 1), self.patch, 2)
+        return images * keep[..., None]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "ratio": self.ratio,
+            "patch": self.patch,
+            "seed": self.seed,
+        }
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class KLSparsity(layers.Layer):
     """Sparse penalty: KL(rho || mean activation) per unit of a sigmoid code, times ``weight``."""
 

@@ -16,6 +16,7 @@ from keras import layers
 from latentsearch.encoder.config import ModelConfig
 
 TIED_HIDDEN = 512  # width of the tied dense autoencoder's hidden layer
+BIT_NOISE = 1.0  # std of the training noise on a binary code's centred pre-activation
 
 
 def _conv_trunk(inputs, config: ModelConfig):
@@ -27,6 +28,21 @@ def _conv_trunk(inputs, config: ModelConfig):
     return layers.Flatten(name="flatten")(x)
 
 
+def _binary_code(x, config: ModelConfig):
+    """Sigmoid bits centred per unit, so each bit splits the training images about evenly.
+
+    Without the centring, the push towards 0/1 drives most units to the same side for every
+    image (dead bits). Batch normalisation without a learned offset keeps each unit's
+    pre-activation at mean 0; its learned scale lets the sigmoid saturate. Training noise on
+    the pre-activation (semantic hashing, Salakhutdinov & Hinton) rewards codes that survive
+    thresholding.
+    """
+    code = layers.Dense(config.latent_dim, name="code")(x)
+    code = layers.BatchNormalization(center=False, momentum=0.9, name="code_centre")(code)
+    code = layers.GaussianNoise(BIT_NOISE, name="bit_noise")(code)
+    return layers.Activation("sigmoid", name="bits")(code)
+
+
 def build_encoder(config: ModelConfig) -> keras.Model:
     """Image (H, W, C) in [0, 1] -> code of ``latent_dim`` floats (VAE: [mean, logvar])."""
     inputs = keras.Input(shape=config.input_shape, name="image")
@@ -35,7 +51,10 @@ def build_encoder(config: ModelConfig) -> keras.Model:
         x = layers.Dense(TIED_HIDDEN, activation="relu", name="hidden")(x)
     else:
         x = _conv_trunk(inputs, config)
-    code = layers.Dense(config.latent_dim, activation=config.code_activation, name="code")(x)
+    if config.binary_bits and config.variant != "vae":
+        code = _binary_code(x, config)
+    else:
+        code = layers.Dense(config.latent_dim, activation=config.code_activation, name="code")(x)
     if config.variant == "vae":
         logvar = layers.Dense(config.latent_dim, name="logvar")(x)
         return keras.Model(inputs, [code, logvar], name="encoder")

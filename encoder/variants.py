@@ -1,7 +1,8 @@
 """The training graph of each variant: one encoder and decoder, plus the variant's loss terms.
 
 - ``undercomplete``: reconstruction only, through a small code.
-- ``denoising``: the encoder sees a corrupted image (Gaussian noise, cut-out or both) and
+- ``denoising``: the encoder sees a corrupted image (Gaussian noise, cut-out, both, or
+  random masking of 4x4 patches) and
   the loss compares the reconstruction with the clean one.
 - ``sparse``: sigmoid code with an L1 penalty, or KL divergence to a target mean activation.
 - ``contractive``: penalty on the encoder's Jacobian (see ``ContractivePenalty``).
@@ -23,6 +24,7 @@ from latentsearch.encoder.layers import (
     ContractivePenalty,
     KLSparsity,
     RandomCutout,
+    RandomPatchMask,
     VAESampling,
 )
 from latentsearch.encoder.models import build_decoder, build_encoder
@@ -31,6 +33,8 @@ from latentsearch.encoder.models import build_decoder, build_encoder
 def _corrupt(image, config: ModelConfig, loss: LossConfig, seed: int | None):
     if config.variant != "denoising":
         return image
+    if loss.corruption == "patches":
+        image = RandomPatchMask(loss.mask_ratio, seed=seed, name="mask")(image)
     if loss.corruption in ("cutout", "both"):
         image = RandomCutout(loss.cutout_fraction, seed=seed, name="cutout")(image)
     if loss.corruption in ("gaussian", "both"):

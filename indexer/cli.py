@@ -12,8 +12,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 log = logging.getLogger("latentsearch")
-# Kept in step with latentsearch.encoder.config.VARIANTS, which is too heavy to import here.
+# Kept in step with latentsearch.encoder.config (VARIANTS, CORRUPTIONS): too heavy to import here.
 VARIANTS = ["undercomplete", "denoising", "sparse", "contractive", "vae", "tied"]
+CORRUPTIONS = ["gaussian", "cutout", "both", "patches"]
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -46,7 +47,8 @@ def _add_variant_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--variant", choices=VARIANTS, default="undercomplete")
     g.add_argument("--binary-bits", type=int, default=0, help="16/32/64: a binary hash code")
     g.add_argument("--noise-std", type=float, default=0.1, help="denoising: Gaussian noise")
-    g.add_argument("--corruption", choices=["gaussian", "cutout", "both"], default="gaussian")
+    g.add_argument("--corruption", choices=CORRUPTIONS, default="gaussian")
+    g.add_argument("--mask-ratio", type=float, default=0.5, help="patches: share masked")
     g.add_argument("--sparsity", choices=["l1", "kl"], default="l1")
     g.add_argument("--l1-weight", type=float, default=1e-3)
     g.add_argument("--kl-weight", type=float, default=1e-2)

@@ -55,6 +55,7 @@ def run_train(args: argparse.Namespace) -> int:
     loss_config = LossConfig(
         noise_std=args.noise_std,
         corruption=args.corruption,
+        mask_ratio=args.mask_ratio,
         sparsity=args.sparsity,
         l1_weight=args.l1_weight,
         kl_weight=args.kl_weight,

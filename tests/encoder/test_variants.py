@@ -14,16 +14,22 @@ from latentsearch.encoder.layers import (
     ContractivePenalty,
     KLSparsity,
     RandomCutout,
+    RandomPatchMask,
     VAESampling,
 )
 from latentsearch.encoder.sampling import NotGenerativeError, image_grid, write_sample_grid
 from latentsearch.encoder.training import load_model, save_model, train_autoencoder
+from latentsearch.indexer.cli import CORRUPTIONS as CLI_CORRUPTIONS
 from latentsearch.indexer.cli import VARIANTS as CLI_VARIANTS
 
 TINY = dict(image_size=16, channels=3, latent_dim=8, filters=(8, 16))
 CASES = {
     "undercomplete-bilinear": (ModelConfig(**TINY, decoder="bilinear"), LossConfig()),
     "denoising-both": (ModelConfig(**TINY, variant="denoising"), LossConfig(corruption="both")),
+    "denoising-patches": (
+        ModelConfig(**TINY, variant="denoising"),
+        LossConfig(corruption="patches"),
+    ),
     "sparse-l1": (ModelConfig(**TINY, variant="sparse"), LossConfig(sparsity="l1")),
     "sparse-kl": (ModelConfig(**TINY, variant="sparse"), LossConfig(sparsity="kl")),
     "contractive": (ModelConfig(**TINY, variant="contractive"), LossConfig()),
@@ -39,9 +45,10 @@ def images() -> np.ndarray:
 
 
 def test_cli_lists_every_variant():
-    from latentsearch.encoder.config import VARIANTS
+    from latentsearch.encoder.config import CORRUPTIONS, VARIANTS
 
     assert CLI_VARIANTS == list(VARIANTS)
+    assert CLI_CORRUPTIONS == list(CORRUPTIONS)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -78,6 +85,31 @@ def test_cutout_zeroes_one_square_in_training_only():
     cut = np.asarray(RandomCutout(0.25, seed=1)(images, training=True))
     assert ((cut == 0).reshape(4, -1).sum(axis=1) == 16).all()  # a 4x4 hole per image
     np.testing.assert_array_equal(RandomCutout(0.25)(images, training=False), images)
+
+
+def test_patch_mask_zeroes_whole_patches_at_about_the_ratio_in_training_only():
+    images = np.ones((64, 16, 16, 1), np.float32)
+    masked = np.asarray(RandomPatchMask(0.5, patch=4, seed=1)(images, training=True))
+    patches = masked.reshape(64, 4, 4, 4, 4).transpose(0, 1, 3, 2, 4).reshape(64, 16, 16)
+    assert set(np.unique(patches.min(axis=2) == patches.max(axis=2))) == {True}  # whole patches
+    assert 0.4 < (patches[..., 0] == 0).mean() < 0.6
+    np.testing.assert_array_equal(RandomPatchMask(0.5)(images, training=False), images)
+
+
+def test_binary_code_bits_split_the_training_images_evenly(images):
+    config = ModelConfig(**{**TINY, "latent_dim": 16}, binary_bits=16)
+    rng = np.random.default_rng(1)
+    ramp = np.broadcast_to(
+        np.linspace(0, 1, 16, dtype=np.float32)[None, :, None, None], (1, 16, 16, 1)
+    )
+    colours, slopes = rng.random((256, 1, 1, 3)), rng.random((256, 1, 1, 1))
+    data = np.clip(colours * 0.7 + slopes * 0.3 * ramp, 0, 1).astype(np.float32)
+    # learnable images, and enough steps for the batch-norm moving statistics to settle
+    model, _ = train_autoencoder(data, config, TrainConfig(epochs=12, batch_size=8), LossConfig())
+    bits = encode_images(model.get_layer("encoder"), data) > config.binary_threshold
+    # centred units: no bit is the same for every image (a dead bit carries nothing)
+    assert 0 < bits.mean(axis=0).min() and bits.mean(axis=0).max() < 1
+    assert 0.3 < bits.mean() < 0.7
 
 
 def test_kl_sparsity_is_zero_at_the_target_and_positive_elsewhere():
