@@ -97,6 +97,7 @@ def test_checksums_never_follow_a_name_out_of_the_build(tmp_path):
         verify_tree(build, {"gone.faiss": "0" * 64})
 
 
+@pytest.mark.stress
 def test_random_byte_flips_give_an_error_or_the_same_answers(index_copy, image_folder):
     """Any one byte of any file flipped: a clear error, never different answers."""
     out, folder = index_copy
