@@ -89,6 +89,10 @@ def _pool(ray, options: RaySettings, batch_size: int | None) -> tuple[int, dict,
     return actors, {"num_cpus": 1}, batch_size or CPU_BATCH
 
 
+def _one_cpu() -> dict:
+    return {"num_cpus": 1}
+
+
 def encode_to_shards(ray, scan_root: Path, model: TrainedModel, out: Path, build, options):
     """Run list → decode → encode → write on the cluster; how many files were listed."""
     config = model.config
@@ -104,6 +108,9 @@ def encode_to_shards(ray, scan_root: Path, model: TrainedModel, out: Path, build
         .map_batches(
             ray_stages.decode_batch,
             batch_format="pyarrow",
+            # Args from a function keep Ray Data from fusing decoding into the encoder
+            # actors: decoding must scale with the CPUs, not with the (GPU) actors.
+            ray_remote_args_fn=_one_cpu,
             fn_kwargs={
                 "root": str(scan_root),
                 "size": config.image_size,
@@ -172,6 +179,7 @@ def build_index_ray(
         shard_dir = staging / SHARD_FOLDER
         listed = encode_to_shards(ray, folder, model, shard_dir, settings, options)
         files = shards.shard_files(shard_dir)
+        log.info("%d shards written in %.1f s", len(files), time.perf_counter() - started)
         shards.check_rows(files, listed)
         counts = shards.readable_counts(files)
         key, latent, filled = _latent_index(ray, files, counts, listed, model, settings)
@@ -185,6 +193,7 @@ def build_index_ray(
                 f"none of the {listed} image files under {folder} could be read; "
                 f"first failure: {skipped[0].path}: {skipped[0].reason}"
             )
+        log.info("shards joined after %.1f s", time.perf_counter() - started)
         shutil.rmtree(shard_dir)  # not part of the build
         manifest = finish_build(
             staging, writer, BuildRecord(folder, Path(model_dir), scan, started), key
