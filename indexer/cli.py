@@ -134,6 +134,10 @@ def _add_app_and_demo(sub: argparse._SubParsersAction) -> None:
         "--index", required=True, type=Path, action="append", help="repeat to offer a choice"
     )
     p.add_argument("--port", type=int, default=8501)
+    p = sub.add_parser("api", help="answer searches over HTTP with JSON (POST /search)")
+    p.add_argument("--index", required=True, type=Path)
+    p.add_argument("--host", default="127.0.0.1", help="default: loopback only")
+    p.add_argument("--port", type=int, default=8600, help="0: any free port")
     p = sub.add_parser("demo", help="train + index the built-in corpus, report, serve")
     p.add_argument("--no-serve", action="store_true", help="stop after the quality table")
     p.add_argument("--workdir", type=Path, default=Path("latentsearch-demo"))

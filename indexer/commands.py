@@ -7,6 +7,7 @@ import json
 
 from latentsearch.encoder.config import LossConfig, ModelConfig, TrainConfig
 from latentsearch.encoder.sampling import write_sample_grid
+from latentsearch.indexer.api import make_server, serve_until_interrupted
 from latentsearch.indexer.benchmark import BenchConfig, bench_folder
 from latentsearch.indexer.build import BuildSettings, build_index
 from latentsearch.indexer.bundle import Manifest
@@ -23,6 +24,7 @@ from latentsearch.indexer.update import update_index
 
 __all__ = [
     "USER_ERRORS",
+    "run_api",
     "run_app",
     "run_bench",
     "run_demo",
@@ -127,6 +129,14 @@ def run_search(args: argparse.Namespace) -> int:
 
 def run_app(args: argparse.Namespace) -> int:
     return serve(args.index, args.port)
+
+
+def run_api(args: argparse.Namespace) -> int:
+    server = make_server(args.index, args.host, args.port)
+    host, port = server.server_address[:2]
+    print(f"serving searches on http://{host}:{port}/search  (Ctrl+C stops)", flush=True)
+    serve_until_interrupted(server)
+    return 0
 
 
 def run_demo(args: argparse.Namespace) -> int:
