@@ -88,7 +88,7 @@ def _add_index(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=_positive_int, help="default: 256, 1024 on a GPU")
     p.add_argument("--workers", type=_positive_int, help="decode threads (default: up to 8)")
     p.add_argument("--index-type", choices=["flat", "hnsw", "ivf", "ivfpq", "auto"], default="auto")
-    p.add_argument("--metric", choices=["l2", "cosine"], help="latent index (default: l2)")
+    p.add_argument("--metric", choices=["l2", "cosine"], help="latent index (default: cosine)")
     p.add_argument("--memory-budget", type=_memory_budget, default="2G", help="e.g. 2G, 512M")
     p.add_argument("--update", action="store_true", help="encode only new or changed files")
     p.add_argument("--engine", choices=["local", "ray"], default="local", help="docs/scaling.md")

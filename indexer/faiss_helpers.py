@@ -154,10 +154,17 @@ def remove_ids(index: faiss.Index, ids: np.ndarray) -> faiss.Index:
 
 
 def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` (distances, ids) per query; ``k`` is capped at the index size."""
+    """Top-``k`` (distances, ids) per query, nearest first; ``k`` is capped at the index size.
+
+    An inner-product index holds unit vectors (cosine): its similarity ``s`` comes back as
+    the cosine distance ``1 - s``, so that for every metric smaller means closer.
+    """
     queries = _as_index_rows(index, queries)
     k = max(1, min(k, index.ntotal))
-    return index.search(queries, k)
+    distances, ids = index.search(queries, k)
+    if getattr(index, "metric_type", None) == faiss.METRIC_INNER_PRODUCT:
+        distances = np.clip(1.0 - distances, 0.0, 2.0)  # rounding: never -0.000
+    return distances, ids
 
 
 def write_index(index: faiss.Index, path: Path) -> None:

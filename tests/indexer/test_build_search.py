@@ -22,7 +22,7 @@ from latentsearch.indexer.bundle import (
     IndexLoadError,
 )
 from latentsearch.indexer.evaluation import NoLabelsError, leave_one_out_precision
-from latentsearch.indexer.faiss_helpers import IndexFileError
+from latentsearch.indexer.faiss_helpers import IndexFileError, prepare_vectors
 from latentsearch.indexer.images import load_image
 from latentsearch.indexer.metadata import MetadataError
 from latentsearch.indexer.search import Searcher, search_image
@@ -69,8 +69,12 @@ def labelled_index(tmp_path_factory, labelled_copy, trained_model_dir):
     return out, manifest
 
 
-def brute_force(stored, query, k):
-    distances = ((stored - query.reshape(1, -1)) ** 2).sum(axis=1)  # FAISS L2 is squared
+def brute_force(stored, query, k, metric="l2"):
+    """Nearest stored rows by squared L2 (as FAISS reports it), or by cosine distance."""
+    if metric == "cosine":  # stored rows are unit length
+        distances = 1.0 - stored @ (query / np.linalg.norm(query)).reshape(-1)
+    else:
+        distances = ((stored - query.reshape(1, -1)) ** 2).sum(axis=1)
     order = np.argsort(distances, kind="stable")[:k]
     return order, distances[order]
 
@@ -115,7 +119,9 @@ def test_stored_vectors_are_the_files_in_metadata_order(bundle):
         np.round(raw * 255), np.round(images.reshape(len(images), -1) * 255)
     )
     np.testing.assert_allclose(raw, images.reshape(len(images), -1), atol=1e-6)
-    np.testing.assert_allclose(latent, encode_images(bundle.model.encoder, images), atol=1e-4)
+    codes = encode_images(bundle.model.encoder, images)
+    assert bundle.manifest.metric == "cosine"  # the default: codes are stored unit length
+    np.testing.assert_allclose(latent, prepare_vectors(codes, "cosine"), atol=1e-4)
 
 
 def test_thumbnails_line_up_with_rows(bundle):
@@ -179,11 +185,11 @@ def test_search_equals_brute_force(searcher, bundle, tmp_path, make_image, k):
     result = searcher.search(query, k=k)
 
     code = encode_images(bundle.model.encoder, image[np.newaxis])
-    for hits, index, vector in (
-        (result.latent, bundle.latent, code),
-        (result.raw, bundle.raw, image),
+    for hits, index, vector, metric in (
+        (result.latent, bundle.latent, code, bundle.manifest.metric),
+        (result.raw, bundle.raw, image, "l2"),
     ):
-        ids, distances = brute_force(index.reconstruct_n(0, index.ntotal), vector, k)
+        ids, distances = brute_force(index.reconstruct_n(0, index.ntotal), vector, k, metric)
         assert [h.id for h in hits] == ids.tolist()
         np.testing.assert_allclose([h.distance for h in hits], distances, rtol=1e-4, atol=1e-4)
         assert [h.rank for h in hits] == list(range(1, k + 1))

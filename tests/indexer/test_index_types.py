@@ -66,7 +66,9 @@ def test_cosine_ranks_by_angle_and_ignores_length():
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     expected = np.argsort(-(unit @ unit[0]), kind="stable")[:5]
     assert ids[0].tolist() == expected.tolist()
-    assert distances[0][0] == pytest.approx(1.0, abs=1e-5)  # inner product of unit vectors
+    # reported as cosine distance 1 - similarity: 0 for the same direction, ascending
+    assert distances[0][0] == pytest.approx(0.0, abs=1e-5)
+    np.testing.assert_allclose(distances[0], 1 - unit[expected] @ unit[0], atol=1e-5)
     assert index.metric_type == faiss.METRIC_INNER_PRODUCT
     np.testing.assert_allclose(np.linalg.norm(index.reconstruct(3)), 1.0, rtol=1e-5)
 
@@ -119,7 +121,7 @@ def test_build_with_each_index_type(
     manifest = build_index(image_folder, trained_model_dir, tmp_path / "index", settings)
 
     assert manifest.index_type.startswith(prefix)
-    assert manifest.metric == (metric or "l2")
+    assert manifest.metric == (metric or "cosine")
     bundle = IndexBundle.load(tmp_path / "index")
     assert (bundle.manifest.index_type, bundle.manifest.metric) == (
         manifest.index_type,

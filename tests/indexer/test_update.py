@@ -12,7 +12,7 @@ from latentsearch.encoder.training import ENCODER_FILE, model_files
 from latentsearch.indexer.build import BuildSettings
 from latentsearch.indexer.bundle import MODEL_DIR, IndexBundle, IndexLoadError, current_index_build
 from latentsearch.indexer.cli import main
-from latentsearch.indexer.faiss_helpers import stored_ids, stored_vectors
+from latentsearch.indexer.faiss_helpers import prepare_vectors, stored_ids, stored_vectors
 from latentsearch.indexer.images import load_image
 from latentsearch.indexer.reading import file_sha256, hash_files
 from latentsearch.indexer.search import Searcher
@@ -128,19 +128,20 @@ def test_changed_model_forces_full_rebuild(folder_and_index, other_model_dir, ca
     assert bundle.manifest.model_sha256 == manifest.model_sha256
     codes = stored_vectors(bundle.latent, np.arange(4))  # a full build: ids are 0..n-1 again
     images = np.stack([load_image(p, 16, 3) for p in bundle.metadata.paths[:4]])
-    np.testing.assert_allclose(codes, encode_images(bundle.model.encoder, images), atol=1e-4)
+    expected = prepare_vectors(encode_images(bundle.model.encoder, images), bundle.manifest.metric)
+    np.testing.assert_allclose(codes, expected, atol=1e-4)
 
 
 def test_changed_metric_forces_full_rebuild(folder_and_index, caplog):
     folder, out = folder_and_index
     model = IndexBundle.load(out).model.path
     with caplog.at_level(logging.WARNING):
-        manifest = update_index(folder, model, out, BuildSettings(batch_size=16, metric="cosine"))
+        manifest = update_index(folder, model, out, BuildSettings(batch_size=16, metric="l2"))
     assert "metric changed" in caplog.text
-    assert manifest.metric == "cosine" and manifest.update is None
-    # a later update without --metric keeps cosine and is incremental
+    assert manifest.metric == "l2" and manifest.update is None
+    # a later update without --metric keeps l2 (not the default cosine) and is incremental
     again = update_index(folder, model, out, SETTINGS)
-    assert again.metric == "cosine" and again.update["added"] == 0
+    assert again.metric == "l2" and again.update["added"] == 0
 
 
 def test_index_with_a_swapped_model_fails_to_load(folder_and_index, other_model_dir):
