@@ -6,7 +6,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 
+import numpy as np
 import pytest
 
 from latentsearch.encoder.versioned_dir import current_build
@@ -67,3 +69,104 @@ def test_killed_build_leaves_previous_index_and_is_cleaned_up(
     assert not abandoned[0].exists()
     assert not list(out.glob("*.partial"))
     assert current_build(out) != before_build
+
+
+# --- randomised trials: kill -9 at random points of a build and of an update ----------
+# The short form runs in CI; LATENTSEARCH_STRESS=1 runs many more trials.
+
+STRESS = os.environ.get("LATENTSEARCH_STRESS") == "1"
+TRIALS = 15 if STRESS else 2
+TRIAL_COPIES = 4  # 4 x 37 images at batch size 2
+
+
+def run_cli(args):
+    """Start ``latentsearch ARGS``; returns the process."""
+    command = [sys.executable, "-m", "latentsearch.indexer.cli", *map(str, args)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def timed_reference(args, out):
+    """Run to the end once: (seconds until the staging folder appeared, total seconds)."""
+    started, seen = time.monotonic(), None
+    process = run_cli(args)
+    while process.poll() is None:
+        if seen is None and list(out.glob("*.partial")):
+            seen = time.monotonic() - started
+        time.sleep(0.01)
+    assert process.returncode == 0
+    return seen or 0.0, time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def changed_folder(tmp_path_factory, image_folder):
+    """The collection with copies added, one file changed and one deleted."""
+    folder = tmp_path_factory.mktemp("changed") / "images"
+    shutil.copytree(image_folder, folder)
+    for n in range(TRIAL_COPIES):
+        shutil.copytree(image_folder / "red", folder / f"extra{n}")
+    (folder / "blue" / "00.png").write_bytes((image_folder / "green" / "00.png").read_bytes())
+    (folder / "green" / "11.png").unlink()
+    return folder
+
+
+@pytest.mark.stress
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+@pytest.mark.parametrize("mode", ["build", "update"])
+def test_random_kills_leave_the_old_or_the_new_index_whole(
+    tmp_path, mode, changed_folder, image_folder, trained_model_dir, built_index_dir
+):
+    queries = sorted((image_folder / "red").iterdir())[:2] + [image_folder / "stray.png"]
+    before = answers(built_index_dir, queries)
+    ref = tmp_path / "reference"
+    shutil.copytree(built_index_dir, ref)
+    args = ["index", "--data", changed_folder, "--model", trained_model_dir, "--batch-size", "2"]
+    args += ["--update"] if mode == "update" else []
+    staging_at, total = timed_reference([*args, "--out", ref], ref)
+    after = answers(ref, queries)
+    assert after != before
+    rng = np.random.default_rng(1 if mode == "build" else 2)
+    landed = Counter()
+    for trial in range(TRIALS):
+        out = tmp_path / f"trial{trial}"
+        shutil.copytree(built_index_dir, out)
+        process = run_cli([*args, "--out", out])
+        time.sleep(rng.uniform(0.6 * staging_at, total))
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        partial = bool(list(out.glob("*.partial")))
+        found = answers(out, queries)  # the index in use loads and answers
+        assert found in (before, after), f"trial {trial}: answers match neither index"
+        state = "old" if found == before else "new"
+        landed[f"{state}{'+partial' if partial else ''}"] += 1
+    print(f"\n{mode}: {TRIALS} kills landed {dict(landed)}")
+
+
+# --- disk full: writes fail with EFBIG past a file-size limit (RLIMIT_FSIZE) -----------
+
+FULL_DISK = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from latentsearch.indexer.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+@pytest.mark.parametrize("limit_kb", [4, 64, 200], ids=["first-write", "metadata", "model-copy"])
+def test_a_full_disk_fails_the_build_and_keeps_the_old_index(
+    tmp_path, limit_kb, image_folder, trained_model_dir, built_index_dir
+):
+    out = tmp_path / "index"
+    shutil.copytree(built_index_dir, out)
+    queries = [image_folder / "blue" / "03.png", image_folder / "stray.png"]
+    before_build, before = current_build(out), answers(out, queries)
+    args = ["index", "--data", image_folder, "--model", trained_model_dir, "--out", out]
+    command = [sys.executable, "-c", FULL_DISK, str(limit_kb * 1024), *map(str, args)]
+    failed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert failed.returncode != 0
+    assert "File too large" in failed.stderr  # the write error itself, not a later symptom
+    assert not list(out.glob("*.partial"))
+    assert current_build(out) == before_build
+    assert answers(out, queries) == before
