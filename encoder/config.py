@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 DECODERS = ("transpose", "bilinear")
-VARIANTS = ("undercomplete", "denoising", "sparse", "contractive", "vae", "tied")
+VARIANTS = ("undercomplete", "denoising", "sparse", "contractive", "vae", "tied", "vqvae", "cvae")
+GENERATIVE = ("vae", "cvae")  # variants with a prior to sample from
 CORRUPTIONS = ("gaussian", "cutout", "both", "patches")
 SPARSITY_PENALTIES = ("l1", "kl")
 T = TypeVar("T")
@@ -17,6 +18,10 @@ T = TypeVar("T")
 
 class ConfigError(ValueError):
     """A configuration value that cannot produce a working model."""
+
+
+class MissingLabelsError(ConfigError):
+    """A conditional model needs labelled data: one sub-folder per label."""
 
 
 @dataclass(frozen=True)
@@ -34,9 +39,13 @@ class ModelConfig:
     decoder: str = "transpose"
     variant: str = "undercomplete"
     binary_bits: int = 0  # > 0: a code of that many bits, for Hamming search
+    codebook_size: int = 0  # vqvae: K entries; latent_dim = grid ** 2 * codebook_dim
+    codebook_dim: int = 0  # vqvae: length of each codebook vector
+    labels: tuple[str, ...] = ()  # cvae: the label vocabulary, in one-hot order
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
+        object.__setattr__(self, "labels", tuple(str(label) for label in self.labels))
         if self.variant not in VARIANTS:
             raise ConfigError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
         if self.binary_bits and (self.binary_bits % 8 or self.binary_bits != self.latent_dim):
@@ -56,6 +65,22 @@ class ModelConfig:
                 f"image_size {self.image_size} must be a multiple of {stride} "
                 f"(2 ** number of filter stages {len(self.filters)})"
             )
+        if self.variant == "vqvae":
+            self._check_codebook()
+
+    def _check_codebook(self) -> None:
+        if self.codebook_size < 2 or self.codebook_dim < 1:
+            raise ConfigError("vqvae needs codebook_size >= 2 and codebook_dim >= 1")
+        if self.latent_dim != self.grid**2 * self.codebook_dim:
+            raise ConfigError(
+                f"vqvae: latent_dim must be grid^2 x codebook_dim = {self.grid}^2 x "
+                f"{self.codebook_dim}, got {self.latent_dim}"
+            )
+
+    @property
+    def grid(self) -> int:
+        """Side of the encoder's last feature map (the vqvae's grid of codebook indices)."""
+        return self.image_size // 2 ** len(self.filters)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -113,6 +138,8 @@ class LossConfig:
     contractive_sigma: float = 0.05
     beta: float = 1.0  # vae: weight of the KL term (beta-VAE)
     binary_weight: float = 0.1  # binary codes: push sigmoid units towards 0 or 1
+    commitment: float = 0.25  # vqvae: weight of the commitment term (beta of VQ-VAE)
+    label_dropout: float = 0.2  # cvae: share of training images shown with no label
 
     def __post_init__(self) -> None:
         if self.corruption not in CORRUPTIONS:
@@ -121,6 +148,8 @@ class LossConfig:
             raise ConfigError(f"sparsity must be one of {SPARSITY_PENALTIES}")
         if not 0 <= self.mask_ratio < 1:
             raise ConfigError("mask_ratio must be in [0, 1)")
+        if not 0 <= self.label_dropout < 1 or self.commitment < 0:
+            raise ConfigError("label_dropout must be in [0, 1) and commitment >= 0")
         if not 0 < self.sparsity_target < 1:
             raise ConfigError("sparsity_target (rho) must be in (0, 1)")
         if min(self.noise_std, self.beta) < 0 or self.contractive_sigma <= 0:

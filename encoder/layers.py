@@ -195,3 +195,25 @@ class DenseTranspose(layers.Layer):
     def from_config(cls, config):
         tied = keras.saving.deserialize_keras_object(config.pop("tied"))
         return cls(tied=tied, **config)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class LabelDropout(layers.Layer):
+    """Conditional VAE: in training, replace a share ``rate`` of the one-hot labels by zeros
+    ("no label"), so the encoder and decoder also work for images whose label is unknown
+    (uploads, and the whole index, are encoded that way)."""
+
+    def __init__(self, rate: float = 0.2, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = rate
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, labels, training=None):
+        if not training or self.rate == 0:
+            return labels
+        keep = keras.random.uniform((ops.shape(labels)[0], 1), seed=self.seed_generator)
+        return labels * ops.cast(keep >= self.rate, labels.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}

@@ -11,7 +11,15 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from latentsearch.encoder.config import LossConfig, ModelConfig, TrainConfig, load_json, save_json
+from latentsearch.encoder.config import (
+    LossConfig,
+    MissingLabelsError,
+    ModelConfig,
+    TrainConfig,
+    load_json,
+    save_json,
+)
+from latentsearch.encoder.quantiser import CodebookMonitor
 from latentsearch.encoder.variants import build_autoencoder
 from latentsearch.encoder.versioned_dir import NoBuildError, current_build, new_build
 
@@ -53,32 +61,53 @@ def train_autoencoder(
     model_config: ModelConfig,
     train_config: TrainConfig,
     loss_config: LossConfig = LossConfig(),
+    labels: np.ndarray | None = None,
 ) -> tuple[keras.Model, dict[str, list[float]]]:
-    """Fit an autoencoder to reconstruct ``images`` (N, H, W, C floats in [0, 1])."""
+    """Fit an autoencoder to reconstruct ``images`` (N, H, W, C floats in [0, 1]).
+
+    A ``cvae`` also needs ``labels``: (N,) indices into ``model_config.labels``.
+    """
     check_images(images, model_config)
     keras.utils.set_random_seed(train_config.seed)
     model = build_autoencoder(model_config, loss_config, seed=train_config.seed)
     model.compile(optimizer=keras.optimizers.Adam(train_config.learning_rate), loss="mse")
     order = np.random.default_rng(train_config.seed).permutation(len(images))
     images = images[order]
+    inputs = _model_inputs(images, model_config, None if labels is None else labels[order])
     has_validation = train_config.validation_split > 0 and len(images) >= 10
-    monitor = "val_loss" if has_validation else "loss"
-    callbacks = [
-        keras.callbacks.EarlyStopping(monitor=monitor, patience=3, restore_best_weights=True),
-        keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=1),
-    ]
     history = model.fit(
-        images,
+        inputs,
         images,
         batch_size=train_config.batch_size,
         epochs=train_config.epochs,
         validation_split=train_config.validation_split if has_validation else 0.0,
-        callbacks=callbacks,
+        callbacks=_callbacks(model, model_config, "val_loss" if has_validation else "loss"),
         # one line per epoch in logs; the live bar only on a terminal
         verbose=1 if sys.stdout.isatty() else 2,
     )
     curves = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     return model, curves
+
+
+def _model_inputs(images: np.ndarray, config: ModelConfig, labels: np.ndarray | None):
+    """The images, and for a cvae their one-hot labels beside them."""
+    if config.variant != "cvae":
+        return images
+    if labels is None or len(labels) != len(images):
+        raise MissingLabelsError("a cvae trains on labelled images: pass one label per image")
+    one_hot = np.eye(len(config.labels), dtype=np.float32)[np.asarray(labels, dtype=np.int64)]
+    return {"image": images, "label": one_hot}
+
+
+def _callbacks(model: keras.Model, config: ModelConfig, monitor: str) -> list:
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=3, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=1),
+    ]
+    if config.variant == "vqvae":
+        quantiser = model.get_layer("encoder").get_layer("quantiser")
+        callbacks.insert(0, CodebookMonitor(quantiser))
+    return callbacks
 
 
 def save_model(
@@ -149,3 +178,13 @@ def load_model(model_dir: str | Path, with_decoder: bool = True) -> TrainedModel
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ModelLoadError(f"cannot load the model in {folder}: {err}") from err
     return TrainedModel(encoder=encoder, decoder=decoder, config=config, path=folder)
+
+
+def model_input_size(model_dir: str | Path) -> tuple[int, int]:
+    """``(image_size, channels)`` of the images a saved model takes, from its config."""
+    folder = model_files(model_dir)
+    try:
+        config = load_json(ModelConfig, folder / MODEL_CONFIG_FILE)
+    except (OSError, ValueError, TypeError) as err:
+        raise ModelLoadError(f"cannot read the model config in {folder}: {err}") from err
+    return config.image_size, config.channels

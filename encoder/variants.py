@@ -9,6 +9,10 @@
 - ``vae``: reparameterised sample from ``[mean, logvar]`` and a KL term weighted by beta.
 - ``tied``: dense encoder, decoder with the transposed encoder weights.
 - ``binary_bits``: a sigmoid code pushed towards 0/1, thresholded for Hamming search.
+- ``vqvae``: a grid of vectors snapped to a learned codebook; its codebook and commitment
+  losses come from the quantiser inside the encoder (``quantiser.VectorQuantiser``).
+- ``cvae``: a VAE whose encoder and decoder both see the one-hot label; in training a
+  share of labels is blanked to "no label" (``LabelDropout``) for images without one.
 
 Every penalty is scaled to sit beside the per-pixel mean squared reconstruction error.
 """
@@ -23,6 +27,7 @@ from latentsearch.encoder.layers import (
     BinarisationPenalty,
     ContractivePenalty,
     KLSparsity,
+    LabelDropout,
     RandomCutout,
     RandomPatchMask,
     VAESampling,
@@ -50,7 +55,9 @@ def _sparse(code, loss: LossConfig):
 
 def _penalised_code(outputs, image, encoder, config: ModelConfig, loss: LossConfig, seed):
     """The code the decoder sees, with the variant's penalties attached on the way."""
-    if config.variant == "vae":
+    if config.variant == "vqvae":
+        return outputs[0]  # the quantised grid, flattened; outputs[1] holds its indices
+    if config.variant in ("vae", "cvae"):
         # KL per image is a sum over units; dividing by the pixel count matches it to MSE.
         kl_weight = loss.beta / config.raw_dim
         return VAESampling(kl_weight, seed=seed, name="sampling")(outputs)
@@ -74,6 +81,19 @@ def build_autoencoder(
     encoder = build_encoder(config)
     decoder = build_decoder(config, encoder)
     image = keras.Input(shape=config.input_shape, name="image")
+    if config.variant == "cvae":
+        return _conditional(image, encoder, decoder, config, loss, seed)
     outputs = encoder(_corrupt(image, config, loss, seed))
     code = _penalised_code(outputs, image, encoder, config, loss, seed)
     return keras.Model(image, decoder(code), name="autoencoder")
+
+
+def _conditional(image, encoder, decoder, config: ModelConfig, loss: LossConfig, seed):
+    """Inputs ``{"image", "label"}``: the same (possibly blanked) label goes to both halves."""
+    label = keras.Input(shape=(len(config.labels),), name="label")
+    condition = LabelDropout(loss.label_dropout, seed=seed, name="label_dropout")(label)
+    outputs = encoder([image, condition])
+    code = _penalised_code(outputs, image, encoder, config, loss, seed)
+    return keras.Model(
+        {"image": image, "label": label}, decoder([code, condition]), name="autoencoder"
+    )

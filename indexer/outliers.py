@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from latentsearch.encoder.inference import decode_codes
 from latentsearch.encoder.training import TrainedModel
 
 # Above this percentile of the collection's own errors the page warns plainly.
@@ -26,7 +27,7 @@ def rebuild(model: TrainedModel, codes: np.ndarray) -> np.ndarray:
     """Decoded images (N, H, W, C) of latent ``codes``."""
     if model.decoder is None:
         raise NoDecoderError(f"the model in {model.path} has no decoder")
-    return np.asarray(model.decoder.predict_on_batch(codes), dtype=np.float32)
+    return np.asarray(decode_codes(model.decoder, codes), dtype=np.float32)
 
 
 def errors_of(images: np.ndarray, rebuilt: np.ndarray) -> np.ndarray:
