@@ -13,7 +13,7 @@ import numpy as np
 from latentsearch.encoder.inference import encode_images
 from latentsearch.encoder.precision import for_indexing
 from latentsearch.encoder.training import TrainedModel, load_model
-from latentsearch.encoder.versioned_dir import current_build, new_build
+from latentsearch.encoder.versioned_dir import current_build
 from latentsearch.indexer.bundle import METADATA_FILE, Manifest
 from latentsearch.indexer.corpus import resolve_data
 from latentsearch.indexer.faiss_helpers import (
@@ -36,6 +36,7 @@ from latentsearch.indexer.index_choice import (
 from latentsearch.indexer.index_writer import BuildRecord, IndexWriter, finish_build
 from latentsearch.indexer.metadata import MetadataWriter
 from latentsearch.indexer.reading import DEFAULT_WORKERS, FolderScan, read_batches
+from latentsearch.indexer.staging import staged_build
 
 log = logging.getLogger(__name__)
 # Cosine ranks better than L2 for every variant but the sparse one (docs/family.md).
@@ -145,7 +146,7 @@ def build_index(
     scan = FolderScan.of(folder)
     key, latent = new_latent_index(scan, model, settings)
     raw = new_pixel_index(config.raw_dim)  # exact L2 on the pixels, one byte each
-    with new_build(out_dir) as staging:
+    with staged_build(out_dir) as staging:
         with MetadataWriter(staging / METADATA_FILE) as metadata:
             writer = IndexWriter(model, latent, raw, metadata, settings.metric)
             batches = read_batches(

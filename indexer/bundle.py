@@ -137,8 +137,19 @@ def verify_build(folder: Path, manifest: Manifest) -> None:
 
 
 def copy_model(model: TrainedModel, folder: Path) -> None:
-    """Keep the model beside the index, so the index directory is self-contained."""
-    shutil.copytree(model.path, folder / MODEL_DIR)
+    """Keep the model beside the index, so the index directory is self-contained.
+
+    Copied file by file, so a failed write surfaces as the ``OSError`` it is (``copytree``
+    would gather it into a ``shutil.Error`` without its errno).
+    """
+    target = folder / MODEL_DIR
+    target.mkdir()
+    for source in sorted(model.path.rglob("*")):
+        destination = target / source.relative_to(model.path)
+        if source.is_dir():
+            destination.mkdir()
+        else:
+            shutil.copy2(source, destination)
 
 
 @dataclass

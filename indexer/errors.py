@@ -13,10 +13,12 @@ from latentsearch.indexer.images import ImageReadError
 from latentsearch.indexer.index_choice import IndexChoiceError
 from latentsearch.indexer.metadata import MetadataError
 from latentsearch.indexer.ray_engine import RayEngineError
+from latentsearch.indexer.staging import DiskFullError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     BenchmarkError,
     ConfigError,
+    DiskFullError,
     FileNotFoundError,
     NotADirectoryError,
     IndexChoiceError,

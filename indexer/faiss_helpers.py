@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import faiss
 import numpy as np
+
+from latentsearch.indexer.staging import strerror_errno
 
 # Cosine similarity is inner product on unit-length vectors (normalised on add and query).
 METRICS = {"l2": faiss.METRIC_L2, "cosine": faiss.METRIC_INNER_PRODUCT}
@@ -168,10 +171,17 @@ def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray,
 
 
 def write_index(index: faiss.Index, path: Path) -> None:
-    if is_binary(index):
-        faiss.write_index_binary(index, str(path))
-    else:
-        faiss.write_index(index, str(path))
+    """Write ``index`` to ``path``; a write refused for space raises ``OSError`` with its errno."""
+    try:
+        if is_binary(index):
+            faiss.write_index_binary(index, str(path))
+        else:
+            faiss.write_index(index, str(path))
+    except RuntimeError as err:
+        code = strerror_errno(str(err))  # faiss only reports the errno's text
+        if code is None:
+            raise IndexFileError(f"cannot write index file {path}: {err}") from err
+        raise OSError(code, os.strerror(code), str(path)) from err
 
 
 def read_index(path: Path) -> faiss.Index:

@@ -10,6 +10,8 @@ import h5py
 import numpy as np
 from PIL import Image
 
+from latentsearch.indexer.staging import GuardedFile
+
 _TEXT = h5py.string_dtype("utf-8")
 _BYTES = h5py.vlen_dtype(np.uint8)
 ERRORS_DATASET = "reconstruction_error"
@@ -39,11 +41,21 @@ def write_blobs(dataset: h5py.Dataset, start: int, blobs: list[bytes]) -> None:
 
 
 class MetadataWriter:
-    """Appends rows to growable HDF5 datasets so no batch stays in memory."""
+    """Appends rows to growable HDF5 datasets so no batch stays in memory.
+
+    HDF5 writes through a :class:`GuardedFile`, so a failed write (a full disk) is raised
+    here as ``OSError`` after an append or at close, never left inside HDF5.
+    """
 
     def __init__(self, path: Path, append: bool = False) -> None:
         """A new file, or with ``append`` more rows for an existing one (incremental updates)."""
-        self._file = h5py.File(path, "a" if append else "w")
+        self._sink = GuardedFile(path, "r+b" if append else "w+b")
+        try:
+            self._file = h5py.File(self._sink, "r+" if append else "w")
+        except BaseException:
+            self._sink.close()
+            raise
+        self._check()
         self._path = self._column("path", _TEXT)
         self._label = self._column("label", _TEXT)
         self._thumb = self._column("thumbnail", _BYTES)
@@ -76,6 +88,7 @@ class MetadataWriter:
         self._label[start:end] = [label or "" for label in labels]
         if thumbnails:
             write_blobs(self._thumb, start, thumbnails)
+        self._check()
 
     def blank(self, rows: list[int]) -> None:
         """Empty the rows of deleted files; the row numbers (the ids) of the others stay."""
@@ -85,15 +98,31 @@ class MetadataWriter:
             self._hash[row] = ""
             self._thumb[row] = np.empty(0, np.uint8)
             self._error[row] = np.nan
+        self._check()
+
+    def _check(self) -> None:
+        """Raise the first write the file refused (HDF5 itself was told it succeeded)."""
+        if self._sink.error is not None:
+            raise self._sink.error
+
+    def _release(self) -> None:
+        try:
+            self._file.close()
+        finally:
+            self._sink.close()
 
     def close(self) -> None:
-        self._file.close()
+        self._release()
+        self._check()
 
     def __enter__(self) -> MetadataWriter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._release()  # the error on its way out says what went wrong
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from pathlib import Path
 
 from latentsearch.encoder.precision import CPU_BATCH, GPU_BATCH
 from latentsearch.encoder.training import TrainedModel, load_model
-from latentsearch.encoder.versioned_dir import new_build
 from latentsearch.indexer import ray_stages, shards
 from latentsearch.indexer.build import BuildSettings, NothingToIndexError, latent_metric
 from latentsearch.indexer.bundle import METADATA_FILE, Manifest
@@ -45,6 +44,7 @@ from latentsearch.indexer.index_choice import (
 from latentsearch.indexer.index_writer import BuildRecord, IndexWriter, finish_build
 from latentsearch.indexer.metadata import MetadataWriter
 from latentsearch.indexer.reading import FolderScan
+from latentsearch.indexer.staging import staged_build
 
 log = logging.getLogger(__name__)
 SHARD_FOLDER = "shards"  # inside the staging build; removed before it is published
@@ -175,7 +175,7 @@ def build_index_ray(
     settings = replace(settings, metric=latent_metric(model, settings))
     if not ray.is_initialized():
         ray.init(address=options.address)
-    with new_build(out_dir) as staging:
+    with staged_build(out_dir) as staging:
         shard_dir = staging / SHARD_FOLDER
         listed = encode_to_shards(ray, folder, model, shard_dir, settings, options)
         files = shards.shard_files(shard_dir)

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from latentsearch.encoder.precision import for_indexing
 from latentsearch.encoder.training import ENCODER_FILE, TrainedModel, load_model, model_files
-from latentsearch.encoder.versioned_dir import new_build
 from latentsearch.indexer.build import BuildSettings, NothingToIndexError, build_index
 from latentsearch.indexer.bundle import (
     LATENT_FILE,
@@ -36,6 +35,7 @@ from latentsearch.indexer.index_choice import index_type_of
 from latentsearch.indexer.index_writer import BuildRecord, IndexWriter, finish_build
 from latentsearch.indexer.metadata import Metadata, MetadataError, MetadataWriter
 from latentsearch.indexer.reading import FolderScan, file_sha256, hash_files, read_batches
+from latentsearch.indexer.staging import staged_build
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ def _apply_update(
     )
     fresh = FolderScan(folder.resolve(), [Path(p) for p in plan.to_encode])
     config = model.config
-    with new_build(out_dir) as staging:
+    with staged_build(out_dir) as staging:
         shutil.copyfile(previous / METADATA_FILE, staging / METADATA_FILE)
         latent = remove_ids(read_index(previous / LATENT_FILE), plan.stale_rows)
         raw = remove_ids(read_index(previous / RAW_FILE), plan.stale_rows)

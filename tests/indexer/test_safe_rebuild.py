@@ -1,5 +1,6 @@
 """A build killed with SIGKILL half-way leaves the previous index in use; the next cleans up."""
 
+import errno
 import os
 import shutil
 import signal
@@ -154,19 +155,58 @@ sys.exit(main(sys.argv[2:]))
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
-@pytest.mark.parametrize("limit_kb", [4, 64, 200], ids=["first-write", "metadata", "model-copy"])
-def test_a_full_disk_fails_the_build_and_keeps_the_old_index(
-    tmp_path, limit_kb, image_folder, trained_model_dir, built_index_dir
+@pytest.mark.parametrize(
+    ("mode", "limit_kb", "file_hit"),
+    [
+        ("build", 4, "metadata.h5"),
+        ("build", 64, "metadata.h5"),
+        ("build", 200, "autoencoder.keras"),  # the model copy
+        ("update", 4, "metadata.h5"),  # the copy of the old metadata
+        ("update", 156, "metadata.h5"),  # the rows appended to the copy (~149 KB)
+    ],
+    ids=["first-write", "metadata", "model-copy", "update-copy", "update-append"],
+)
+def test_a_full_disk_fails_the_build_cleanly_and_keeps_the_old_index(
+    tmp_path, mode, limit_kb, file_hit, changed_folder, trained_model_dir, built_index_dir
 ):
     out = tmp_path / "index"
     shutil.copytree(built_index_dir, out)
-    queries = [image_folder / "blue" / "03.png", image_folder / "stray.png"]
+    queries = [changed_folder / "red" / "03.png", changed_folder / "stray.png"]
     before_build, before = current_build(out), answers(out, queries)
-    args = ["index", "--data", image_folder, "--model", trained_model_dir, "--out", out]
+    args = ["index", "--data", changed_folder, "--model", trained_model_dir, "--out", out]
+    args += ["--update"] if mode == "update" else []
     command = [sys.executable, "-c", FULL_DISK, str(limit_kb * 1024), *map(str, args)]
     failed = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert failed.returncode != 0
-    assert "File too large" in failed.stderr  # the write error itself, not a later symptom
+    assert failed.returncode == 2, failed.stderr[-2000:]  # a user error: not 1, not -11 (SIGSEGV)
+    assert "Traceback" not in failed.stderr
+    error = failed.stderr.splitlines()[-1]
+    assert error.startswith("latentsearch index: error: cannot write the new index: a file grew")
+    assert f"(File too large: {out}" in error and file_hit in error
+    assert error.endswith("the previous index is untouched")
     assert not list(out.glob("*.partial"))
     assert current_build(out) == before_build
     assert answers(out, queries) == before
+
+
+WRITE_INDEX = """
+import resource, signal
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (16384, 16384))
+import faiss, numpy as np, sys
+from latentsearch.indexer.faiss_helpers import write_index
+index = faiss.IndexFlatL2(64)
+index.add(np.zeros((1000, 64), np.float32))
+try:
+    write_index(index, sys.argv[1])
+except OSError as err:
+    print(type(err).__name__, err.errno, err.filename)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+def test_a_faiss_write_past_the_limit_is_an_oserror_with_its_errno(tmp_path):
+    target = tmp_path / "latent.faiss"
+    command = [sys.executable, "-c", WRITE_INDEX, str(target)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["OSError", str(errno.EFBIG), str(target)]
