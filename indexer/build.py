@@ -15,6 +15,7 @@ from latentsearch.encoder.precision import for_indexing
 from latentsearch.encoder.training import TrainedModel, load_model
 from latentsearch.encoder.versioned_dir import current_build
 from latentsearch.indexer.bundle import METADATA_FILE, Manifest
+from latentsearch.indexer.codebook_index import new_codebook_index
 from latentsearch.indexer.corpus import resolve_data
 from latentsearch.indexer.faiss_helpers import (
     BINARY_KEY,
@@ -95,6 +96,8 @@ def new_latent_index(
 ) -> tuple[str, faiss.Index]:
     """The factory key and empty latent index ``settings`` ask for, trained if it must be."""
     dim = model.config.latent_dim
+    if model.config.variant == "vqvae":
+        return new_codebook_index(model)
     if settings.metric == HAMMING:
         return BINARY_KEY, new_index(BINARY_KEY, dim, HAMMING)
     key = index_key_for(settings.index_type, len(scan.paths), dim, settings.memory_budget)
@@ -113,7 +116,10 @@ def new_latent_index(
 
 
 def latent_metric(model: TrainedModel, settings: BuildSettings) -> str:
-    """Hamming for a binary-code model (whatever else was asked), else as asked or cosine."""
+    """Hamming for a binary-code model (whatever else was asked), L2 for a vqvae (its grid of
+    codebook indices, see ``codebook_index``), else as asked or cosine."""
+    if model.config.variant == "vqvae":
+        return _codebook_metric(settings)
     if model.config.binary_bits:
         if settings.index_type not in ("flat", "auto"):
             raise IndexChoiceError(
@@ -124,6 +130,15 @@ def latent_metric(model: TrainedModel, settings: BuildSettings) -> str:
     if settings.metric == HAMMING:
         raise IndexChoiceError("the hamming metric needs a model trained with --binary-bits")
     return settings.metric or DEFAULT_METRIC
+
+
+def _codebook_metric(settings: BuildSettings) -> str:
+    if settings.index_type not in ("flat", "auto") or settings.metric not in (None, "l2"):
+        raise IndexChoiceError(
+            "a vqvae index stores each image as its codebook indices and compares the "
+            "quantised grids by L2; leave out --index-type and --metric"
+        )
+    return "l2"
 
 
 def build_index(

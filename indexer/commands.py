@@ -7,6 +7,7 @@ import json
 
 from latentsearch.encoder.config import LossConfig, ModelConfig, TrainConfig
 from latentsearch.encoder.sampling import write_sample_grid
+from latentsearch.encoder.training import model_input_size
 from latentsearch.indexer.api import make_server, serve_until_interrupted
 from latentsearch.indexer.benchmark import BenchConfig, bench_folder
 from latentsearch.indexer.build import BuildSettings, build_index
@@ -14,6 +15,7 @@ from latentsearch.indexer.bundle import Manifest
 from latentsearch.indexer.corpus import BUILTIN
 from latentsearch.indexer.demo import run_demo as build_demo
 from latentsearch.indexer.errors import USER_ERRORS
+from latentsearch.indexer.images import load_image
 from latentsearch.indexer.ray_engine import RayEngineError, RaySettings, build_index_ray
 from latentsearch.indexer.reading import DEFAULT_WORKERS
 from latentsearch.indexer.report import quality_table
@@ -38,6 +40,9 @@ __all__ = [
 def run_train(args: argparse.Namespace) -> int:
     channels = args.channels or (1 if args.data == BUILTIN else 3)
     latent_dim = args.binary_bits or args.latent_dim
+    if args.variant == "vqvae":  # the flattened grid: grid^2 vectors of codebook_dim
+        grid = args.image_size // 2 ** len(args.filters)
+        latent_dim = grid * grid * args.codebook_dim
     model_config = ModelConfig(
         image_size=args.image_size,
         channels=channels,
@@ -46,6 +51,8 @@ def run_train(args: argparse.Namespace) -> int:
         decoder=args.decoder,
         variant=args.variant,
         binary_bits=args.binary_bits,
+        codebook_size=args.codebook_size if args.variant == "vqvae" else 0,
+        codebook_dim=args.codebook_dim if args.variant == "vqvae" else 0,
     )
     train_config = TrainConfig(
         epochs=args.epochs,
@@ -64,6 +71,8 @@ def run_train(args: argparse.Namespace) -> int:
         sparsity_target=args.rho,
         contractive_weight=args.contractive_weight,
         beta=args.beta,
+        commitment=args.commitment,
+        label_dropout=args.label_dropout,
     )
     folder = train_on_folder(args.data, args.out, model_config, train_config, loss_config)
     print(f"model saved to {folder}")
@@ -71,8 +80,11 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_sample(args: argparse.Namespace) -> int:
-    out = write_sample_grid(args.model, args.n, args.out, args.seed)
-    print(f"wrote {args.n} generated images to {out}")
+    like = None
+    if args.like is not None:
+        like = load_image(args.like, *model_input_size(args.model))
+    out = write_sample_grid(args.model, args.n, args.out, args.seed, args.label, like)
+    print(f"wrote generated images to {out}")
     return 0
 
 
