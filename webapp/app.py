@@ -21,6 +21,7 @@ from latentsearch.indexer.bundle import current_index_build
 from latentsearch.indexer.errors import USER_ERRORS
 from latentsearch.indexer.explore import Explorer
 from latentsearch.indexer.projection import NoMapError
+from latentsearch.webapp.generate import generate_panel
 from latentsearch.webapp.insight import show_map, show_model_view
 from latentsearch.webapp.query_input import current_query, forget_collection_query, query_controls
 from latentsearch.webapp.results import show_results
@@ -75,6 +76,7 @@ def page(index_dir: str) -> None:
     k = sidebar(explorer)
     query_controls(explorer)
     query = current_query(explorer)
+    generate_panel(explorer, query)
     if query is None:
         st.info("Upload a photo, or pick one from the collection, to start searching.")
         show_map(explorer, None)

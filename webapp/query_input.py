@@ -1,7 +1,8 @@
 """Choosing the query: upload a photo, pick a random or named image, or "more like this".
 
 The latest action wins. It is kept in ``st.session_state[QUERY]`` as ``{"kind": "upload"}``
-(the file uploader holds the bytes) or ``{"kind": "row", "row": n}`` (a collection image).
+(the file uploader holds the bytes), ``{"kind": "row", "row": n}`` (a collection image) or
+``{"kind": "generated", ...}`` (an image the "generate" panel made, kept with its name).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import streamlit as st
 
 from latentsearch.indexer.explore import Explorer
 from latentsearch.indexer.images import ImageReadError
+from latentsearch.indexer.imagine import imagined_query
 from latentsearch.indexer.query import MAX_UPLOAD_MB, QueryError, QueryImage, UploadTooLargeError
 from latentsearch.webapp.views import (
     ACCEPTED_TEXT,
@@ -20,6 +22,7 @@ from latentsearch.webapp.views import (
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
 QUERY = "query"
+GENERATED = "generated"  # the generate panel's latest images
 SEEN_UPLOAD = "seen_upload"
 MATCHES_SHOWN = 50
 
@@ -29,13 +32,20 @@ def use_row(row: int) -> None:
     st.session_state[QUERY] = {"kind": "row", "row": int(row)}
 
 
+def use_generated(image, name: str, label: str | None) -> None:
+    """Callback: make a generated image the query (kept here: the panel may draw new ones)."""
+    st.session_state[QUERY] = {"kind": "generated", "image": image, "name": name, "label": label}
+
+
 def use_random(explorer: Explorer) -> None:
     use_row(explorer.random_row())
 
 
 def forget_collection_query() -> None:
-    """Callback on switching index: row numbers mean nothing in another index; uploads stay."""
-    if (st.session_state.get(QUERY) or {}).get("kind") == "row":
+    """Callback on switching index: row numbers mean nothing in another index, nor generated
+    images to another model (whose input size may differ); uploads stay."""
+    st.session_state[GENERATED] = None
+    if (st.session_state.get(QUERY) or {}).get("kind") in ("row", "generated"):
         st.session_state[QUERY] = None
 
 
@@ -95,6 +105,8 @@ def current_query(explorer: Explorer) -> QueryImage | None:
     state = st.session_state.get(QUERY)
     if not state:
         return None
+    if state["kind"] == "generated":
+        return imagined_query(state["image"], state["name"], state["label"])
     if state["kind"] == "row":
         try:
             return explorer.pick(state["row"])
