@@ -103,7 +103,7 @@ class CodebookMonitor(keras.callbacks.Callback):
     at each epoch's end, add ``perplexity`` and ``codebook_used`` (entries picked at least
     once that epoch, out of K) to the logs, so they land in ``history.json``."""
 
-    def __init__(self, quantiser: VectorQuantiser, every: int = 50, seed: int = 0):
+    def __init__(self, quantiser: VectorQuantiser, every: int = 10, seed: int = 0):
         super().__init__()
         self.quantiser = quantiser
         self.every = every
