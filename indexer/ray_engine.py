@@ -26,6 +26,7 @@ from latentsearch.encoder.training import TrainedModel, load_model
 from latentsearch.indexer import ray_stages, shards
 from latentsearch.indexer.build import BuildSettings, NothingToIndexError, latent_metric
 from latentsearch.indexer.bundle import METADATA_FILE, Manifest
+from latentsearch.indexer.codebook_index import new_codebook_index
 from latentsearch.indexer.corpus import resolve_data
 from latentsearch.indexer.faiss_helpers import (
     BINARY_KEY,
@@ -136,6 +137,8 @@ def encode_to_shards(ray, scan_root: Path, model: TrainedModel, out: Path, build
 def _latent_index(ray, files, counts, listed: int, model: TrainedModel, build: BuildSettings):
     """The factory key and latent index; for IVF, trained, filled and merged from parts."""
     dim = model.config.latent_dim
+    if model.config.variant == "vqvae":  # the model's codebook is the index's: no training
+        return (*new_codebook_index(model), False)
     if build.metric == HAMMING:
         return BINARY_KEY, new_index(BINARY_KEY, dim, HAMMING), False
     key = index_key_for(build.index_type, listed, dim, build.memory_budget)

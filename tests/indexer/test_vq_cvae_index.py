@@ -120,3 +120,11 @@ def test_vqvae_cli_train_sets_the_grid_length(image_folder, tmp_path):
     assert main([*args, "--codebook-size", "16", "--codebook-dim", "2"]) == 0
     config = load_model(tmp_path / "vq").config
     assert (config.latent_dim, config.codebook_size, config.grid) == (4 * 4 * 2, 16, 4)
+
+
+def test_ray_engine_uses_the_codebook_index_too(vq_index):
+    from latentsearch.indexer.ray_engine import _latent_index
+
+    model = load_model(vq_index / "model")
+    key, index, filled = _latent_index(None, [], [], 0, model, BuildSettings(metric="l2"))
+    assert (key, index.is_trained, filled) == ("PQ16x3", True, False)
