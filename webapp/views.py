@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from latentsearch.encoder.config import ModelConfig, from_dict
 from latentsearch.indexer.bundle import Manifest
+from latentsearch.indexer.codebook_index import code_bytes, index_bits
 from latentsearch.indexer.explore import precision
 from latentsearch.indexer.outliers import OUTLIER_PERCENTILE, OutlierScore
 from latentsearch.indexer.query import MAX_UPLOAD_MB, MAX_UPLOAD_PIXELS
@@ -38,13 +40,26 @@ def model_summary(config: dict) -> str:
     return f"{variant} autoencoder, {size} input, {config['decoder']} decoder"
 
 
+def code_summary(manifest: Manifest) -> str:
+    """How big each image's code is; a vqvae's as its grid of codebook indices."""
+    config = manifest.model_config
+    if config.get("variant") != "vqvae":
+        ratio = manifest.raw_dim / manifest.latent_dim
+        return f"{manifest.latent_dim} floats vs {manifest.raw_dim} raw ({ratio:.0f}× smaller)"
+    model = from_dict(ModelConfig, config)
+    bits, size = index_bits(model.codebook_size), code_bytes(model)
+    return (
+        f"{model.grid}×{model.grid} codebook indices of {bits} bits ({size} bytes) vs "
+        f"{manifest.raw_dim} raw bytes"
+    )
+
+
 def collection_summary(manifest: Manifest) -> str:
     config = manifest.model_config
-    ratio = manifest.raw_dim / manifest.latent_dim
     lines = [
         f"- **{manifest.count:,}** images from `{manifest.data_root}`",
         f"- model: {model_summary(config)}",
-        f"- code: {manifest.latent_dim} floats vs {manifest.raw_dim} raw ({ratio:.0f}× smaller)",
+        f"- code: {code_summary(manifest)}",
         f"- index: {manifest.index_type}, metric {manifest.metric}",
         f"- built: {manifest.created_at or 'unknown'} in {manifest.build_seconds:.0f} s",
     ]

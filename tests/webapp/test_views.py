@@ -89,3 +89,20 @@ def test_matches_label_counts_in_plain_words():
     assert matches_label(1, 1) == "1 match"
     assert matches_label(3, 3) == "3 matches"
     assert matches_label(50, 6000) == "first 50 of 6,000 matches"
+
+
+def test_collection_summary_gives_a_vqvae_code_as_its_grid_of_indices():
+    config = {"image_size": 32, "channels": 3, "decoder": "bilinear", "variant": "vqvae"}
+    config |= {"filters": [32, 64], "latent_dim": 1024, "codebook_size": 512, "codebook_dim": 16}
+    manifest = Manifest(
+        data_root="/photos",
+        model_config=config,
+        model_sha256="ab",
+        model_source="/m",
+        latent_dim=1024,
+        raw_dim=3072,
+        count=10,
+    )
+    assert "code: 8×8 codebook indices of 9 bits (72 bytes) vs 3072 raw" in collection_summary(
+        manifest
+    )
