@@ -128,3 +128,19 @@ def test_ray_engine_uses_the_codebook_index_too(vq_index):
     model = load_model(vq_index / "model")
     key, index, filled = _latent_index(None, [], [], 0, model, BuildSettings(metric="l2"))
     assert (key, index.is_trained, filled) == ("PQ16x3", True, False)
+
+
+def test_vqvae_index_update_adds_new_images_as_codebook_indices(vq_index, image_folder, tmp_path):
+    import shutil
+
+    from latentsearch.indexer.update import update_index
+
+    folder = tmp_path / "photos"
+    shutil.copytree(image_folder, folder)
+    build_index(folder, vq_index / "model", tmp_path / "index", SETTINGS)
+    added = folder / "red" / "new.png"
+    shutil.copy(image_folder / "green" / "02.png", added)
+    manifest = update_index(folder, vq_index / "model", tmp_path / "index", SETTINGS)
+    assert manifest.count == 38 and manifest.index_type == "PQ16x3"
+    hits = Searcher.open(tmp_path / "index").search(added, 2).latent
+    assert [hit.distance for hit in hits] == pytest.approx([0, 0], abs=1e-5)  # it and its twin
