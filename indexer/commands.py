@@ -37,16 +37,18 @@ __all__ = [
 ]
 
 
+def _latent_dim(args: argparse.Namespace) -> int:
+    if args.variant == "vqvae":  # the flattened grid: grid^2 vectors of codebook_dim
+        return (args.image_size // 2 ** len(args.filters)) ** 2 * args.codebook_dim
+    return args.binary_bits or args.latent_dim
+
+
 def run_train(args: argparse.Namespace) -> int:
     channels = args.channels or (1 if args.data == BUILTIN else 3)
-    latent_dim = args.binary_bits or args.latent_dim
-    if args.variant == "vqvae":  # the flattened grid: grid^2 vectors of codebook_dim
-        grid = args.image_size // 2 ** len(args.filters)
-        latent_dim = grid * grid * args.codebook_dim
     model_config = ModelConfig(
         image_size=args.image_size,
         channels=channels,
-        latent_dim=latent_dim,
+        latent_dim=_latent_dim(args),
         filters=args.filters,
         decoder=args.decoder,
         variant=args.variant,
