@@ -72,7 +72,11 @@ def test_killed_build_leaves_previous_index_and_is_cleaned_up(
     assert current_build(out) != before_build
 
 
-# --- randomised trials: kill -9 at random points of a build and of an update ----------
+# --- randomised trials: kill -9 in the middle of writing a build and an update ---------
+# Each trial draws a byte count between 0 and the size of the finished build, watches the
+# staging folder and kills the process as soon as it holds that many bytes, so the kills
+# fall while files are being written (the metadata flushed, an index file, the model copy,
+# the manifest). The first test above kills as soon as the staging folder appears.
 # The short form runs in CI; LATENTSEARCH_STRESS=1 runs many more trials.
 
 STRESS = os.environ.get("LATENTSEARCH_STRESS") == "1"
@@ -86,16 +90,48 @@ def run_cli(args):
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def timed_reference(args, out):
-    """Run to the end once: (seconds until the staging folder appeared, total seconds)."""
-    started, seen = time.monotonic(), None
-    process = run_cli(args)
-    while process.poll() is None:
-        if seen is None and list(out.glob("*.partial")):
-            seen = time.monotonic() - started
-        time.sleep(0.01)
-    assert process.returncode == 0
-    return seen or 0.0, time.monotonic() - started
+def folder_bytes(folder):
+    """{relative path: size} of the files under ``folder``; None if it went away meanwhile."""
+    try:
+        return {
+            str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()
+        }
+    except FileNotFoundError:  # renamed or removed while listed
+        return None
+
+
+def staged(out):
+    """(staging folder, its files and sizes) of a build in progress in ``out``, or None."""
+    partial = next(out.glob("*.partial"), None)
+    files = folder_bytes(partial) if partial else None
+    return None if files is None else (partial, files)
+
+
+def kill_at_bytes(process, out, target, timeout=300):
+    """SIGKILL ``process`` once its staging folder holds ``target`` bytes (or it has ended)."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        seen = staged(out)
+        if seen and sum(seen[1].values()) >= target:
+            break
+        time.sleep(0.002)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def landing(out, finished):
+    """Where a kill landed: the file being written when the staging folder is incomplete."""
+    seen = staged(out)
+    if seen is None:
+        return "no staging folder"
+    partial, files = seen
+    if not files:
+        return "empty staging folder"
+    short = [f for f, size in files.items() if size < finished.get(f, 0)]
+    if short or len(files) < len(finished):
+        newest = max(files, key=lambda f: (partial / f).stat().st_mtime_ns)
+        return f"mid-write ({(short or [newest])[0]})"
+    return "staging complete, not yet switched"
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +149,7 @@ def changed_folder(tmp_path_factory, image_folder):
 @pytest.mark.stress
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 @pytest.mark.parametrize("mode", ["build", "update"])
-def test_random_kills_leave_the_old_or_the_new_index_whole(
+def test_kills_mid_write_leave_the_old_or_the_new_index_whole(
     tmp_path, mode, changed_folder, image_folder, trained_model_dir, built_index_dir
 ):
     queries = sorted((image_folder / "red").iterdir())[:2] + [image_folder / "stray.png"]
@@ -122,24 +158,23 @@ def test_random_kills_leave_the_old_or_the_new_index_whole(
     shutil.copytree(built_index_dir, ref)
     args = ["index", "--data", changed_folder, "--model", trained_model_dir, "--batch-size", "2"]
     args += ["--update"] if mode == "update" else []
-    staging_at, total = timed_reference([*args, "--out", ref], ref)
-    after = answers(ref, queries)
+    assert run_cli([*args, "--out", ref]).wait() == 0
+    after, finished = answers(ref, queries), folder_bytes(current_build(ref))
     assert after != before
     rng = np.random.default_rng(1 if mode == "build" else 2)
-    landed = Counter()
+    landed, states = Counter(), Counter()
     for trial in range(TRIALS):
         out = tmp_path / f"trial{trial}"
         shutil.copytree(built_index_dir, out)
-        process = run_cli([*args, "--out", out])
-        time.sleep(rng.uniform(0.6 * staging_at, total))
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-        partial = bool(list(out.glob("*.partial")))
+        target = rng.uniform(0, sum(finished.values()))
+        kill_at_bytes(run_cli([*args, "--out", out]), out, target)
+        landed[landing(out, finished)] += 1
         found = answers(out, queries)  # the index in use loads and answers
         assert found in (before, after), f"trial {trial}: answers match neither index"
-        state = "old" if found == before else "new"
-        landed[f"{state}{'+partial' if partial else ''}"] += 1
-    print(f"\n{mode}: {TRIALS} kills landed {dict(landed)}")
+        states["old" if found == before else "new"] += 1
+    print(f"\n{mode} of {finished}: {TRIALS} kills: {dict(states)}; landed {dict(landed)}")
+    mid_write = sum(n for where, n in landed.items() if where.startswith("mid-write"))
+    assert mid_write >= TRIALS // 2, "the kills should mostly land while files are written"
 
 
 # --- disk full: writes fail with EFBIG past a file-size limit (RLIMIT_FSIZE) -----------
