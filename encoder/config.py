@@ -13,6 +13,7 @@ VARIANTS = ("undercomplete", "denoising", "sparse", "contractive", "vae", "tied"
 GENERATIVE = ("vae", "cvae")  # variants with a prior to sample from
 CORRUPTIONS = ("gaussian", "cutout", "both", "patches")
 SPARSITY_PENALTIES = ("l1", "kl")
+SEARCH_CODES = ("auto", "bottleneck", "features")
 T = TypeVar("T")
 
 
@@ -114,12 +115,17 @@ class TrainConfig:
     learning_rate: float = 1e-3
     validation_split: float = 0.1
     seed: int = 0
+    # what the saved encoder outputs for search: the bottleneck, or a PCA of the features
+    # feeding it (encoder.projection); auto: features where the variant allows
+    search_code: str = "auto"
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("epochs and batch_size must be at least 1")
         if not 0.0 <= self.validation_split < 0.5:
             raise ConfigError("validation_split must be in [0, 0.5)")
+        if self.search_code not in SEARCH_CODES:
+            raise ConfigError(f"search_code must be one of {SEARCH_CODES}")
 
 
 @dataclass(frozen=True)

@@ -117,12 +117,18 @@ def save_model(
     history: dict[str, list[float]],
     out_dir: str | Path,
     loss_config: LossConfig = LossConfig(),
+    parts: tuple[keras.Model, keras.Model] | None = None,
 ) -> Path:
-    """Write the autoencoder, its encoder and decoder, configs and history; swap in atomically."""
+    """Write the autoencoder, its encoder and decoder, configs and history; swap in atomically.
+
+    ``parts``: the (encoder, decoder) to save instead of the autoencoder's own, e.g. with a
+    projected search code (``encoder.projection``).
+    """
+    encoder, decoder = parts or (model.get_layer("encoder"), model.get_layer("decoder"))
     with new_build(out_dir) as staging:
         model.save(staging / AUTOENCODER_FILE)
-        model.get_layer("encoder").save(staging / ENCODER_FILE)
-        model.get_layer("decoder").save(staging / DECODER_FILE)
+        encoder.save(staging / ENCODER_FILE)
+        decoder.save(staging / DECODER_FILE)
         save_json(model_config, staging / MODEL_CONFIG_FILE)
         save_json(train_config, staging / TRAIN_CONFIG_FILE)
         save_json(loss_config, staging / LOSS_CONFIG_FILE)

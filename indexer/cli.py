@@ -39,6 +39,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--validation-split", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0, help="makes a run repeatable")
+    p.add_argument(
+        "--search-code",
+        choices=["auto", "bottleneck", "features"],
+        default="auto",
+        help="what search uses: the bottleneck, or a PCA of the features feeding it "
+        "(auto: features where the variant allows)",
+    )
     _add_variant_options(p)
 
 

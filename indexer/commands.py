@@ -62,6 +62,7 @@ def run_train(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate,
         validation_split=args.validation_split,
         seed=args.seed,
+        search_code=args.search_code,
     )
     loss_config = LossConfig(
         noise_std=args.noise_std,

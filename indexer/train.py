@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from latentsearch.encoder.config import LossConfig, MissingLabelsError, ModelConfig, TrainConfig
+from latentsearch.encoder.projection import search_parts, uses_features
 from latentsearch.encoder.training import save_model, train_autoencoder
 from latentsearch.indexer.corpus import resolve_data
 from latentsearch.indexer.reading import read_folder_array
@@ -51,6 +52,7 @@ def train_on_folder(
     saved in ``model_config.json`` as ``labels``.
     """
     started = time.perf_counter()
+    uses_features(model_config, train_config.search_code)  # a bad choice fails before training
     folder = resolve_data(data)
     images, labels, scan = read_folder_array(folder, model_config.image_size, model_config.channels)
     if scan.skipped:
@@ -63,5 +65,6 @@ def train_on_folder(
     model, history = train_autoencoder(
         images, model_config, train_config, loss_config, labels=label_ids
     )
+    parts = search_parts(model, model_config, train_config.search_code, images)
     history["train_seconds"] = [round(time.perf_counter() - started, 2)]
-    return save_model(model, model_config, train_config, history, out_dir, loss_config)
+    return save_model(model, model_config, train_config, history, out_dir, loss_config, parts)

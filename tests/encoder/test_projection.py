@@ -1,0 +1,99 @@
+"""The projected search code: PCA of the features feeding the bottleneck, and a decoder for it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from latentsearch.encoder.config import ConfigError, LossConfig, ModelConfig, TrainConfig
+from latentsearch.encoder.projection import (
+    principal_axes,
+    project_features,
+    search_parts,
+    uses_features,
+)
+from latentsearch.encoder.training import load_model, save_model, train_autoencoder
+
+TINY = ModelConfig(image_size=16, channels=3, latent_dim=8, filters=(8, 16))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    rng = np.random.default_rng(0)
+    ramp = np.broadcast_to(
+        np.linspace(0, 1, 16, dtype=np.float32)[None, :, None, None], (1, 16, 16, 1)
+    )
+    images = np.clip(
+        rng.random((200, 1, 1, 3)) * 0.7 + rng.random((200, 1, 1, 1)) * ramp * 0.3, 0, 1
+    )
+    images = images.astype(np.float32)
+    model, history = train_autoencoder(images, TINY, TrainConfig(epochs=3, batch_size=16))
+    return model, history, images
+
+
+def test_principal_axes_are_orthonormal_and_find_the_widest_direction():
+    rng = np.random.default_rng(1)
+    direction = np.array([3.0, 4.0, 0.0, 0.0]) / 5
+    points = rng.normal(size=(500, 1)) * 10 * direction + rng.normal(size=(500, 4)) + 7
+    mean, axes = principal_axes(points, 2)
+    np.testing.assert_allclose(mean, points.mean(axis=0))
+    np.testing.assert_allclose(axes.T @ axes, np.eye(2), atol=1e-9)
+    assert abs(axes[:, 0] @ direction) > 0.99
+    with pytest.raises(ConfigError, match="cannot project"):
+        principal_axes(points[:3], 4)
+
+
+def test_projected_codes_are_centred_decorrelated_and_redrawable(trained):
+    model, _, images = trained
+    encoder, decoder = project_features(
+        model.get_layer("encoder"), model.get_layer("decoder"), images, 8
+    )
+    codes = np.asarray(encoder.predict(images, verbose=0))
+    assert codes.shape == (200, 8)
+    np.testing.assert_allclose(codes.mean(axis=0), 0, atol=1e-3)
+    variances = codes.var(axis=0)
+    assert (np.diff(variances) <= 1e-6).all()  # principal components, widest first
+    covariance = np.cov(codes, rowvar=False)
+    np.testing.assert_allclose(covariance - np.diag(np.diag(covariance)), 0, atol=1e-3)
+    bottleneck = model.get_layer("encoder").predict(images, verbose=0)
+    plain = ((model.get_layer("decoder").predict(bottleneck, verbose=0) - images) ** 2).mean()
+    redrawn = ((np.asarray(decoder.predict(codes, verbose=0)) - images) ** 2).mean()
+    assert redrawn < 1.5 * plain + 1e-4
+    # the decoder's first layer maps a projected code back to the bottleneck it came from
+    mapped = np.asarray(decoder.get_layer("to_bottleneck")(codes))
+    explained = (
+        1 - ((mapped - bottleneck) ** 2).sum() / ((bottleneck - bottleneck.mean(0)) ** 2).sum()
+    )
+    assert explained > 0.5
+
+
+def test_which_variants_get_the_projection():
+    assert uses_features(TINY, "auto") and uses_features(TINY, "features")
+    assert not uses_features(TINY, "bottleneck")
+    vae = ModelConfig(**{**TINY.__dict__, "variant": "vae"})
+    binary = ModelConfig(**{**TINY.__dict__, "binary_bits": 8})
+    for config in (vae, binary):
+        assert not uses_features(config, "auto")
+        with pytest.raises(ConfigError, match="features applies to"):
+            uses_features(config, "features")
+    with pytest.raises(ConfigError, match="search_code"):
+        TrainConfig(search_code="pixels")
+
+
+def test_saved_projection_loads_and_encodes_identically(trained, tmp_path):
+    model, history, images = trained
+    parts = search_parts(model, TINY, "auto", images)
+    save_model(model, TINY, TrainConfig(), history, tmp_path / "m", LossConfig(), parts)
+    loaded = load_model(tmp_path / "m")
+    np.testing.assert_allclose(
+        loaded.encoder.predict(images[:5], verbose=0),
+        parts[0].predict(images[:5], verbose=0),
+        atol=1e-6,
+    )
+    assert loaded.decoder.predict(np.zeros((1, 8), np.float32), verbose=0).shape == (1, 16, 16, 3)
+
+
+def test_too_few_images_fall_back_to_the_bottleneck_under_auto(trained):
+    model, _, images = trained
+    encoder, _ = search_parts(model, TINY, "auto", images[:5])
+    assert encoder is model.get_layer("encoder")
