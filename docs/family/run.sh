@@ -11,21 +11,33 @@ declare -A VARIANTS=(
   [undercomplete-transpose]="--variant undercomplete --decoder transpose"
   [undercomplete-bilinear]="--variant undercomplete --decoder bilinear"
   [denoising]="--variant denoising --corruption both"
+  [denoising-patches]="--variant denoising --corruption patches --decoder bilinear"
   [sparse-l1]="--variant sparse --sparsity l1"
   [contractive]="--variant contractive"
   [vae]="--variant vae --beta 1"
   [tied]="--variant tied"
-  [binary-64]="--variant undercomplete --binary-bits 64"
+  [binary-64]="--variant undercomplete --binary-bits 64 --decoder bilinear"
 )
 MODELS=()
-for name in undercomplete-transpose undercomplete-bilinear denoising sparse-l1 contractive vae tied binary-64; do
+for name in undercomplete-transpose undercomplete-bilinear denoising denoising-patches sparse-l1 \
+  contractive vae tied binary-64; do
   if [ ! -f "$WORK/$name/CURRENT" ]; then
     # shellcheck disable=SC2086
     latentsearch train --data "$DATA/train" --out "$WORK/$name" --epochs "$EPOCHS" \
-      --latent-dim 128 ${VARIANTS[$name]}
+      --latent-dim 128 --search-code bottleneck ${VARIANTS[$name]}
   fi
   MODELS+=(--model "$WORK/$name")
 done
+# The same weights with the projected search code (what `train` does by default).
+PROJECTED=(undercomplete-transpose undercomplete-bilinear denoising denoising-patches sparse-l1 contractive)
+TODO=()
+for name in "${PROJECTED[@]}"; do
+  [ -f "$WORK/$name+features/CURRENT" ] || TODO+=("$name")
+  MODELS+=(--model "$WORK/$name+features")
+done
+if [ ${#TODO[@]} -gt 0 ]; then
+  python "$(dirname "$0")/project.py" "$DATA/train" "$WORK" "${TODO[@]}"
+fi
 for metric in l2 cosine; do
   latentsearch bench --data "$DATA/train" --query-data "$DATA/test" --queries-per-class 100 \
     "${MODELS[@]}" --metric "$metric" --out "$WORK/bench-$metric"
