@@ -2,8 +2,8 @@
 
 The bottleneck of an autoencoder keeps what helps to redraw pixels; a principal-component
 projection of the features that feed it (same size as the bottleneck) keeps more of what
-tells photos apart. On CIFAR-10 it ranks better for every variant measured
-(docs/family.md). After training, the saved encoder ends in that projection instead of
+tells photos apart. On CIFAR-10 it ranks better for the undercomplete, denoising and
+sparse variants, worse for the contractive one (docs/family.md). After training, the saved encoder ends in that projection instead of
 the bottleneck, so indexing, search and the page need no change; the saved decoder starts
 with a least-squares map from the projected code back to the bottleneck, so
 reconstructions (and outlier scores) still work, a little blurrier.
@@ -22,6 +22,9 @@ from latentsearch.encoder.config import SEARCH_CODES, ConfigError, ModelConfig
 log = logging.getLogger(__name__)
 # Variants whose encoder is one image -> one continuous code through a Dense named "code".
 PROJECTABLE = ("undercomplete", "denoising", "sparse", "contractive")
+# Where auto uses it: the contractive penalty flattens the features themselves, and their
+# PCA ranks worse than its bottleneck (docs/family.md).
+PROJECTED_BY_DEFAULT = ("undercomplete", "denoising", "sparse")
 FIT_SAMPLE = 10_000  # images the projection is fitted on: plenty for a 2,048-d covariance
 
 
@@ -35,7 +38,8 @@ def uses_features(config: ModelConfig, search_code: str) -> bool:
             f"--search-code features applies to the {', '.join(PROJECTABLE)} variants "
             f"without --binary-bits, not to {config.variant!r}"
         )
-    return search_code == "features" or (search_code == "auto" and projectable)
+    by_default = projectable and config.variant in PROJECTED_BY_DEFAULT
+    return search_code == "features" or (search_code == "auto" and by_default)
 
 
 def search_parts(

@@ -70,6 +70,8 @@ def test_projected_codes_are_centred_decorrelated_and_redrawable(trained):
 def test_which_variants_get_the_projection():
     assert uses_features(TINY, "auto") and uses_features(TINY, "features")
     assert not uses_features(TINY, "bottleneck")
+    contractive = ModelConfig(**{**TINY.__dict__, "variant": "contractive"})
+    assert not uses_features(contractive, "auto") and uses_features(contractive, "features")
     vae = ModelConfig(**{**TINY.__dict__, "variant": "vae"})
     binary = ModelConfig(**{**TINY.__dict__, "binary_bits": 8})
     for config in (vae, binary):
