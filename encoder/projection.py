@@ -3,10 +3,11 @@
 The bottleneck of an autoencoder keeps what helps to redraw pixels; a principal-component
 projection of the features that feed it (same size as the bottleneck) keeps more of what
 tells photos apart. On CIFAR-10 it ranks better for the undercomplete, denoising and
-sparse variants, worse for the contractive one (docs/family.md). After training, the saved encoder ends in that projection instead of
-the bottleneck, so indexing, search and the page need no change; the saved decoder starts
-with a least-squares map from the projected code back to the bottleneck, so
-reconstructions (and outlier scores) still work, a little blurrier.
+sparse variants, worse for the contractive one (docs/family.md). After training, the
+saved encoder ends in that projection instead of the bottleneck, so indexing, search and
+the page need no change; the saved decoder starts with a least-squares map from the
+projected code back to the bottleneck, so reconstructions (and outlier scores) still
+work, a little blurrier.
 """
 
 from __future__ import annotations
