@@ -48,7 +48,9 @@ def test_vqvae_index_stores_codebook_indices_and_finds_each_image_first(vq_index
     assert stored.code_size == code_bytes(VQ) == 6  # 16 indices of 3 bits
     query = image_folder / "blue" / "04.png"
     hits = Searcher(bundle).search(query, 5).latent
-    assert hits[0].path == str(query.resolve()) and hits[0].distance == pytest.approx(0, abs=1e-5)
+    # with 8 entries, noisy one-colour photos can share a grid: the query is among the ties
+    at_zero = [hit.path for hit in hits if hit.distance == pytest.approx(0, abs=1e-5)]
+    assert str(query.resolve()) in at_zero and hits[0].path in at_zero
 
 
 def test_vqvae_index_refuses_other_metrics(vq_index, image_folder, tmp_path):
