@@ -167,6 +167,8 @@ def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray,
     distances, ids = index.search(queries, k)
     if getattr(index, "metric_type", None) == faiss.METRIC_INNER_PRODUCT:
         distances = np.clip(1.0 - distances, 0.0, 2.0)  # rounding: never -0.000
+    elif getattr(index, "metric_type", None) == faiss.METRIC_L2:
+        distances = np.maximum(distances, 0.0)  # squared distances; PQ rounding goes below 0
     return distances, ids
 
 
