@@ -110,7 +110,7 @@ class ModelConfig:
 class TrainConfig:
     """How a model is trained; the seed makes a run repeatable."""
 
-    epochs: int = 5  # 50,000 CIFAR-10 photos in about 15 minutes on 2 CPU cores
+    epochs: int = 5  # est. 15 minutes for 50,000 CIFAR-10 photos on 2 CPU cores
     batch_size: int = 128
     learning_rate: float = 1e-3
     validation_split: float = 0.1
