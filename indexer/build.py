@@ -91,27 +91,40 @@ def training_codes(
     return np.concatenate(codes)
 
 
+def empty_latent_index(
+    count: int, model: TrainedModel, settings: BuildSettings
+) -> tuple[str, faiss.Index]:
+    """The factory key and empty latent index for ``count`` images, not yet trained."""
+    dim = model.config.latent_dim
+    if model.config.variant == "vqvae":  # the model's codebook is the index's: no training
+        return new_codebook_index(model)
+    if settings.metric == HAMMING:
+        return BINARY_KEY, new_index(BINARY_KEY, dim, HAMMING)
+    key = index_key_for(settings.index_type, count, dim, settings.memory_budget)
+    index = new_index(key, dim, settings.metric)
+    set_search_parameters(index, search_parameters(key))
+    return key, index
+
+
+def train_latent_index(index: faiss.Index, key: str, codes: np.ndarray) -> None:
+    """Train ``index`` on ``codes`` (as stored); a failure says which key and how many."""
+    log.info("training %s on %d codes", key, len(codes))
+    try:
+        index.train(codes)
+    except RuntimeError as err:
+        raise IndexChoiceError(f"cannot train {key} on {len(codes)} codes: {err}") from err
+
+
 def new_latent_index(
     scan: FolderScan, model: TrainedModel, settings: BuildSettings
 ) -> tuple[str, faiss.Index]:
     """The factory key and empty latent index ``settings`` ask for, trained if it must be."""
-    dim = model.config.latent_dim
-    if model.config.variant == "vqvae":
-        return new_codebook_index(model)
-    if settings.metric == HAMMING:
-        return BINARY_KEY, new_index(BINARY_KEY, dim, HAMMING)
-    key = index_key_for(settings.index_type, len(scan.paths), dim, settings.memory_budget)
-    index = new_index(key, dim, settings.metric)
-    set_search_parameters(index, search_parameters(key))
+    key, index = empty_latent_index(len(scan.paths), model, settings)
     sample_size = training_size(key, len(scan.paths))
     if sample_size:
         codes = prepare_vectors(training_codes(scan, model, sample_size, settings), settings.metric)
         use_gpu_for_training(index)
-        log.info("training %s on %d codes", key, len(codes))
-        try:
-            index.train(codes)
-        except RuntimeError as err:
-            raise IndexChoiceError(f"cannot train {key} on {len(codes)} codes: {err}") from err
+        train_latent_index(index, key, codes)
     return key, index
 
 

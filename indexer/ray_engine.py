@@ -24,24 +24,17 @@ from pathlib import Path
 from latentsearch.encoder.precision import CPU_BATCH, GPU_BATCH
 from latentsearch.encoder.training import TrainedModel, load_model
 from latentsearch.indexer import ray_stages, shards
-from latentsearch.indexer.build import BuildSettings, NothingToIndexError, latent_metric
+from latentsearch.indexer.build import (
+    BuildSettings,
+    NothingToIndexError,
+    empty_latent_index,
+    latent_metric,
+    train_latent_index,
+)
 from latentsearch.indexer.bundle import METADATA_FILE, Manifest
-from latentsearch.indexer.codebook_index import new_codebook_index
 from latentsearch.indexer.corpus import resolve_data
-from latentsearch.indexer.faiss_helpers import (
-    BINARY_KEY,
-    HAMMING,
-    new_index,
-    new_pixel_index,
-    prepare_vectors,
-    set_search_parameters,
-)
-from latentsearch.indexer.index_choice import (
-    IndexChoiceError,
-    index_key_for,
-    search_parameters,
-    training_size,
-)
+from latentsearch.indexer.faiss_helpers import new_pixel_index, prepare_vectors
+from latentsearch.indexer.index_choice import training_size
 from latentsearch.indexer.index_writer import BuildRecord, IndexWriter, finish_build
 from latentsearch.indexer.metadata import MetadataWriter
 from latentsearch.indexer.reading import FolderScan
@@ -136,23 +129,12 @@ def encode_to_shards(ray, scan_root: Path, model: TrainedModel, out: Path, build
 
 def _latent_index(ray, files, counts, listed: int, model: TrainedModel, build: BuildSettings):
     """The factory key and latent index; for IVF, trained, filled and merged from parts."""
-    dim = model.config.latent_dim
-    if model.config.variant == "vqvae":  # the model's codebook is the index's: no training
-        return (*new_codebook_index(model), False)
-    if build.metric == HAMMING:
-        return BINARY_KEY, new_index(BINARY_KEY, dim, HAMMING), False
-    key = index_key_for(build.index_type, listed, dim, build.memory_budget)
-    index = new_index(key, dim, build.metric)
-    set_search_parameters(index, search_parameters(key))
+    key, index = empty_latent_index(listed, model, build)
     sample = min(training_size(key, listed), sum(counts))
     if not sample:
         return key, index, False
     codes = prepare_vectors(shards.sample_codes(files, counts, sample, build.seed), build.metric)
-    log.info("training %s on %d codes", key, len(codes))
-    try:
-        index.train(codes)
-    except RuntimeError as err:
-        raise IndexChoiceError(f"cannot train {key} on {len(codes)} codes: {err}") from err
+    train_latent_index(index, key, codes)
     template = ray.put(shards.ivf_template(index))
     part = ray.remote(shards.ivf_part)
     starts = accumulate(counts[:-1], initial=0)  # the first id of each shard
