@@ -94,6 +94,19 @@ def sample_images(model_dir: str | Path, count: int, seed: int = 0) -> np.ndarra
     return prior_samples(load_model(model_dir), count, seed)
 
 
+def generate(
+    model: TrainedModel,
+    count: int,
+    seed: int = 0,
+    label: str | None = None,
+    like: np.ndarray | None = None,
+) -> np.ndarray:
+    """Variations of ``like`` if given, else prior samples (of ``label`` for a cvae)."""
+    if like is not None:
+        return posterior_samples(model, like, count, seed, label)
+    return prior_samples(model, count, seed, label)
+
+
 def sample_grid(
     model: TrainedModel,
     count: int,
@@ -103,10 +116,8 @@ def sample_grid(
 ) -> Image.Image:
     """Variations of ``like``, else samples of ``label``; a cvae with neither gives one row
     of ``count`` per label, in the order of ``config.labels``."""
-    if like is not None:
-        return image_grid(posterior_samples(model, like, count, seed, label))
-    if label is not None or not model.config.labels:
-        return image_grid(prior_samples(model, count, seed, label))
+    if like is not None or label is not None or not model.config.labels:
+        return image_grid(generate(model, count, seed, label, like))
     rows = [
         prior_samples(model, count, seed + n, name) for n, name in enumerate(model.config.labels)
     ]

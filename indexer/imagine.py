@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from latentsearch.encoder.config import GENERATIVE, ModelConfig
-from latentsearch.encoder.sampling import posterior_samples, prior_samples
+from latentsearch.encoder.sampling import generate
 from latentsearch.encoder.training import TrainedModel
 from latentsearch.indexer.query import PREVIEW_SIDE, QueryImage
 
@@ -31,10 +31,7 @@ def imagine(
 ) -> np.ndarray:
     """``count`` images (N, H, W, C) in [0, 1]: variations of ``like``, else prior samples
     (of ``label`` for a cvae)."""
-    if like is not None:
-        drawn = posterior_samples(model, like, count, seed, label)
-    else:
-        drawn = prior_samples(model, count, seed, label)
+    drawn = generate(model, count, seed, label, like)
     return np.clip(drawn, 0.0, 1.0).astype(np.float32)
 
 
