@@ -24,20 +24,21 @@ CVAE = ModelConfig(**TINY, latent_dim=8, variant="cvae")
 SETTINGS = BuildSettings(batch_size=16, workers=2)
 
 
-@pytest.fixture(scope="module")
-def vq_index(tmp_path_factory, image_folder):
-    root = tmp_path_factory.mktemp("vq")
-    train_on_folder(image_folder, root / "model", VQ, TrainConfig(epochs=1, batch_size=16))
+def trained_and_indexed(root, image_folder, config: ModelConfig):
+    """``root/model`` trained for one epoch on ``image_folder``, indexed into ``root/index``."""
+    train_on_folder(image_folder, root / "model", config, TrainConfig(epochs=1, batch_size=16))
     build_index(image_folder, root / "model", root / "index", SETTINGS)
     return root
+
+
+@pytest.fixture(scope="module")
+def vq_index(tmp_path_factory, image_folder):
+    return trained_and_indexed(tmp_path_factory.mktemp("vq"), image_folder, VQ)
 
 
 @pytest.fixture(scope="module")
 def cvae_root(tmp_path_factory, image_folder):
-    root = tmp_path_factory.mktemp("cvae")
-    train_on_folder(image_folder, root / "model", CVAE, TrainConfig(epochs=1, batch_size=16))
-    build_index(image_folder, root / "model", root / "index", SETTINGS)
-    return root
+    return trained_and_indexed(tmp_path_factory.mktemp("cvae"), image_folder, CVAE)
 
 
 def test_vqvae_index_stores_codebook_indices_and_finds_each_image_first(vq_index, image_folder):
