@@ -81,10 +81,12 @@ def project_features(
 ) -> tuple[keras.Model, keras.Model]:
     """An encoder ending in the PCA of its code layer's input, and a decoder that accepts it."""
     sample = images[:: max(1, len(images) // FIT_SAMPLE)]
-    features_of = keras.Model(encoder.input, encoder.get_layer("code").input)
-    features = np.asarray(features_of.predict(sample, batch_size=256, verbose=0), np.float64)
-    bottleneck = np.asarray(encoder.predict(sample, batch_size=256, verbose=0), np.float64)
-    mean, axes = principal_axes(features.reshape(len(sample), -1), dim)
+    code_layer = encoder.get_layer("code")  # the encoder's last layer, for these variants
+    features_of = keras.Model(encoder.input, code_layer.input)
+    features = np.asarray(features_of.predict(sample, batch_size=256, verbose=0))
+    bottleneck = np.asarray(code_layer(features), np.float64)  # no second pass of the trunk
+    features = features.astype(np.float64)
+    mean, axes = principal_axes(features, dim)
     projection = _fixed_dense(dim, axes, -mean @ axes, "code")
     searcher = keras.Model(encoder.input, projection(features_of.output), name="encoder")
     codes = (features - mean) @ axes
