@@ -165,9 +165,10 @@ def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray,
     queries = _as_index_rows(index, queries)
     k = max(1, min(k, index.ntotal))
     distances, ids = index.search(queries, k)
-    if getattr(index, "metric_type", None) == faiss.METRIC_INNER_PRODUCT:
+    metric = getattr(index, "metric_type", None)  # a binary index has none
+    if metric == faiss.METRIC_INNER_PRODUCT:
         distances = np.clip(1.0 - distances, 0.0, 2.0)  # rounding: never -0.000
-    elif getattr(index, "metric_type", None) == faiss.METRIC_L2:
+    elif metric == faiss.METRIC_L2:
         distances = np.maximum(distances, 0.0)  # squared distances; PQ rounding goes below 0
     return distances, ids
 
