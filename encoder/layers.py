@@ -1,4 +1,5 @@
-"""Custom layers that turn the plain autoencoder into each variant of the family.
+"""Custom layers that turn the plain autoencoder into each variant of the family, and
+the mirror that makes a projected search code left-right symmetric.
 
 Each is registered for ``.keras`` saving. Penalties are added with ``add_loss`` so the
 variants differ only by the layers inserted into the training graph, never by copied models.
@@ -217,3 +218,11 @@ class LabelDropout(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class HorizontalFlip(layers.Layer):
+    """Mirrors a batch of (N, H, W, C) images left to right."""
+
+    def call(self, images):
+        return ops.flip(images, axis=2)

@@ -59,7 +59,7 @@ def with_policy(model: keras.Model, policy: str) -> keras.Model:
     def recast(layer: keras.layers.Layer) -> keras.layers.Layer:
         return layer.__class__.from_config({**layer.get_config(), "dtype": policy})
 
-    clone = keras.models.clone_model(model, clone_function=recast)
+    clone = keras.models.clone_model(model, clone_function=recast, recursive=True)
     clone.set_weights(model.get_weights())
     return clone
 

@@ -2,12 +2,16 @@
 
 The bottleneck of an autoencoder keeps what helps to redraw pixels; a principal-component
 projection of the features that feed it (same size as the bottleneck) keeps more of what
-tells photos apart. On CIFAR-10 it ranks better for the undercomplete, denoising and
-sparse variants, worse for the contractive one (docs/family.md). After training, the
-saved encoder ends in that projection instead of the bottleneck, so indexing, search and
-the page need no change; the saved decoder starts with a least-squares map from the
-projected code back to the bottleneck, so reconstructions (and outlier scores) still
-work, a little blurrier.
+tells photos apart. Two standard retrieval steps make it rank better still: the features
+are the element-wise maximum over the photo and its mirror image (a mirrored photo shows
+the same thing, and gets the same code), and the principal axes are partly whitened (each
+scaled by its standard deviation to the power -WHITENING), so that a few wide axes do not
+drown the rest. On CIFAR-10 this ranks better than the bottleneck for the undercomplete,
+denoising and sparse variants, worse for the contractive one (docs/family.md). After
+training, the saved encoder ends in that projection instead of the bottleneck, so
+indexing, search and the page need no change; the saved decoder starts with a
+least-squares map from the projected code back to the bottleneck, so reconstructions (and
+outlier scores) still work, a little blurrier.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 from keras import layers
 
 from latentsearch.encoder.config import SEARCH_CODES, ConfigError, ModelConfig
+from latentsearch.encoder.layers import HorizontalFlip
 
 log = logging.getLogger(__name__)
 # Variants whose encoder is one image -> one continuous code through a Dense named "code".
@@ -27,6 +32,9 @@ PROJECTABLE = ("undercomplete", "denoising", "sparse", "contractive")
 # PCA ranks worse than its bottleneck (docs/family.md).
 PROJECTED_BY_DEFAULT = ("undercomplete", "denoising", "sparse")
 FIT_SAMPLE = 10_000  # images the projection is fitted on: plenty for a 2,048-d covariance
+# Axis i is scaled by std_i ** -WHITENING. Full whitening (1) lifts noisy narrow axes as
+# much as the wide ones; 0.25-0.5 rank best on CIFAR-10 for three trained models.
+WHITENING = 0.35
 
 
 def uses_features(config: ModelConfig, search_code: str) -> bool:
@@ -76,19 +84,39 @@ def _fixed_dense(units: int, kernel: np.ndarray, bias: np.ndarray, name: str) ->
     return dense
 
 
+def _mirror_features(encoder: keras.Model) -> tuple[keras.Model, keras.Model]:
+    """The encoder's trunk (image -> features feeding "code"), and its mirror-max twin."""
+    features_of = keras.Model(encoder.input, encoder.get_layer("code").input, name="features")
+    image = keras.Input(shape=encoder.input.shape[1:], name="image")
+    mirrored = HorizontalFlip(name="mirror")(image)
+    pooled = layers.Maximum(name="mirror_max")([features_of(image), features_of(mirrored)])
+    return features_of, keras.Model(image, pooled, name="mirror_features")
+
+
+def _whitened_axes(features: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and principal axes of ``features``, each axis scaled by std ** -WHITENING."""
+    mean, axes = principal_axes(features, dim)
+    spread = ((features - mean) @ axes).std(axis=0)
+    spread = np.maximum(spread, 1e-6 * spread.max())  # a constant feature: no blow-up
+    return mean, axes * spread**-WHITENING
+
+
 def project_features(
     encoder: keras.Model, decoder: keras.Model, images: np.ndarray, dim: int
 ) -> tuple[keras.Model, keras.Model]:
-    """An encoder ending in the PCA of its code layer's input, and a decoder that accepts it."""
+    """An encoder ending in the PCA of its mirror-max features, and a decoder that accepts it."""
     sample = images[:: max(1, len(images) // FIT_SAMPLE)]
-    code_layer = encoder.get_layer("code")  # the encoder's last layer, for these variants
-    features_of = keras.Model(encoder.input, code_layer.input)
-    features = np.asarray(features_of.predict(sample, batch_size=256, verbose=0))
-    bottleneck = np.asarray(code_layer(features), np.float64)  # no second pass of the trunk
-    features = features.astype(np.float64)
-    mean, axes = principal_axes(features, dim)
+    features_of, mirror_features = _mirror_features(encoder)
+    plain = np.asarray(features_of.predict(sample, batch_size=256, verbose=0))
+    mirrored = np.asarray(features_of.predict(sample[:, :, ::-1], batch_size=256, verbose=0))
+    # the bottleneck of the photo as it is: what the decoder was trained to redraw
+    bottleneck = np.asarray(encoder.get_layer("code")(plain), np.float64)
+    features = np.maximum(plain, mirrored).astype(np.float64)
+    mean, axes = _whitened_axes(features, dim)
     projection = _fixed_dense(dim, axes, -mean @ axes, "code")
-    searcher = keras.Model(encoder.input, projection(features_of.output), name="encoder")
+    searcher = keras.Model(
+        mirror_features.input, projection(mirror_features.output), name="encoder"
+    )
     codes = (features - mean) @ axes
     # least squares: bottleneck ~ codes @ back + offset, so the old decoder can follow
     design = np.hstack([codes, np.ones((len(codes), 1))])
@@ -96,5 +124,5 @@ def project_features(
     code = keras.Input(shape=(dim,), name="code")
     back = _fixed_dense(bottleneck.shape[1], solution[:-1], solution[-1], "to_bottleneck")
     redrawer = keras.Model(code, decoder(back(code)), name="decoder")
-    log.info("search code: PCA of %d-d features onto %d axes", features.shape[1], dim)
+    log.info("search code: PCA of %d-d mirror-max features onto %d axes", features.shape[1], dim)
     return searcher, redrawer

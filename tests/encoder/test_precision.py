@@ -25,6 +25,12 @@ from latentsearch.indexer.search import Searcher
 GPUS = ["/physical_device:GPU:0"]
 
 
+def leaf_layers(model):
+    """Every layer of ``model``, looking inside nested models."""
+    for layer in model.layers:
+        yield from leaf_layers(layer) if hasattr(layer, "layers") else [layer]
+
+
 def test_cpu_keeps_float32_and_the_default_batch():
     plan = choose_inference([])
     assert (plan.batch_size, plan.policy, plan.device) == (CPU_BATCH, FLOAT32, "CPU")
@@ -59,10 +65,11 @@ def test_mixed_encoder_computes_in_float16_and_returns_float32_codes(
     model = load_model(trained_model_dir, with_decoder=False)
     mixed, plan = for_indexing(model, gpus=GPUS)
     assert plan == precision.InferencePlan(GPU_BATCH, MIXED, "1 GPU(s)")
-    computing = [layer for layer in mixed.encoder.layers if layer.weights]
-    assert computing and all(layer.compute_dtype == "float16" for layer in computing)
+    computing = [layer for layer in leaf_layers(mixed.encoder) if layer.weights]
+    assert len(computing) >= 3  # the trunk inside the mirror-max search code included
+    assert all(layer.compute_dtype == "float16" for layer in computing)
     assert all(w.dtype == "float32" for w in mixed.encoder.weights)  # weights stay float32
-    assert all(layer.compute_dtype == "float32" for layer in model.encoder.layers)  # untouched
+    assert all(layer.compute_dtype == "float32" for layer in leaf_layers(model.encoder))
     images = np.random.default_rng(0).random((6, 16, 16, 3)).astype(np.float32)
     codes, exact = encode_images(mixed.encoder, images), encode_images(model.encoder, images)
     assert codes.dtype == np.float32 and codes.shape == exact.shape

@@ -7,6 +7,8 @@ import pytest
 
 from latentsearch.encoder.config import ConfigError, LossConfig, ModelConfig, TrainConfig
 from latentsearch.encoder.projection import (
+    WHITENING,
+    _whitened_axes,
     principal_axes,
     project_features,
     search_parts,
@@ -43,6 +45,14 @@ def test_principal_axes_are_orthonormal_and_find_the_widest_direction():
         principal_axes(points[:3], 4)
 
 
+def test_whitening_narrows_the_gap_between_wide_and_narrow_axes():
+    points = np.random.default_rng(2).normal(size=(4000, 3)) * [10.0, 1.0, 0.0]
+    mean, axes = _whitened_axes(points, 3)
+    spread = ((points - mean) @ axes).std(axis=0)
+    assert spread[0] / spread[1] == pytest.approx(10 ** (1 - WHITENING), rel=0.05)
+    assert np.isfinite(spread).all() and spread[2] < 1e-6  # a constant axis stays flat
+
+
 def test_projected_codes_are_centred_decorrelated_and_redrawable(trained):
     model, _, images = trained
     encoder, decoder = project_features(
@@ -53,6 +63,8 @@ def test_projected_codes_are_centred_decorrelated_and_redrawable(trained):
     np.testing.assert_allclose(codes.mean(axis=0), 0, atol=1e-3)
     variances = codes.var(axis=0)
     assert (np.diff(variances) <= 1e-6).all()  # principal components, widest first
+    mirrored = np.asarray(encoder.predict(images[:, :, ::-1], verbose=0))
+    np.testing.assert_allclose(mirrored, codes, atol=1e-5)  # a mirror image, the same code
     covariance = np.cov(codes, rowvar=False)
     np.testing.assert_allclose(covariance - np.diag(np.diag(covariance)), 0, atol=1e-3)
     bottleneck = model.get_layer("encoder").predict(images, verbose=0)
