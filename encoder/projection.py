@@ -52,7 +52,11 @@ def uses_features(config: ModelConfig, search_code: str) -> bool:
 
 
 def search_parts(
-    autoencoder: keras.Model, config: ModelConfig, search_code: str, images: np.ndarray
+    autoencoder: keras.Model,
+    config: ModelConfig,
+    search_code: str,
+    images: np.ndarray,
+    mirror: bool = True,
 ) -> tuple[keras.Model, keras.Model]:
     """The encoder and decoder to save: projected when ``search_code`` asks for it."""
     encoder, decoder = autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder")
@@ -63,7 +67,7 @@ def search_parts(
             "too few images for a %d-d projection: searching the bottleneck", config.latent_dim
         )
         return encoder, decoder
-    return project_features(encoder, decoder, images, config.latent_dim)
+    return project_features(encoder, decoder, images, config.latent_dim, mirror)
 
 
 def principal_axes(features: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,13 +88,15 @@ def _fixed_dense(units: int, kernel: np.ndarray, bias: np.ndarray, name: str) ->
     return dense
 
 
-def _mirror_features(encoder: keras.Model) -> tuple[keras.Model, keras.Model]:
-    """The encoder's trunk (image -> features feeding "code"), and its mirror-max twin."""
+def _search_features(encoder: keras.Model, mirror: bool) -> keras.Model:
+    """Image -> the features feeding "code"; with ``mirror``, their maximum over the mirror."""
     features_of = keras.Model(encoder.input, encoder.get_layer("code").input, name="features")
+    if not mirror:
+        return features_of
     image = keras.Input(shape=encoder.input.shape[1:], name="image")
     mirrored = HorizontalFlip(name="mirror")(image)
     pooled = layers.Maximum(name="mirror_max")([features_of(image), features_of(mirrored)])
-    return features_of, keras.Model(image, pooled, name="mirror_features")
+    return keras.Model(image, pooled, name="mirror_features")
 
 
 def _whitened_axes(features: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -102,21 +108,28 @@ def _whitened_axes(features: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarr
 
 
 def project_features(
-    encoder: keras.Model, decoder: keras.Model, images: np.ndarray, dim: int
+    encoder: keras.Model,
+    decoder: keras.Model,
+    images: np.ndarray,
+    dim: int,
+    mirror: bool = True,
 ) -> tuple[keras.Model, keras.Model]:
-    """An encoder ending in the PCA of its mirror-max features, and a decoder that accepts it."""
+    """An encoder ending in the PCA of its (mirror-max) features, and a decoder for it."""
     sample = images[:: max(1, len(images) // FIT_SAMPLE)]
-    features_of, mirror_features = _mirror_features(encoder)
+    code_layer = encoder.get_layer("code")
+    features_of = keras.Model(encoder.input, code_layer.input)
     plain = np.asarray(features_of.predict(sample, batch_size=256, verbose=0))
-    mirrored = np.asarray(features_of.predict(sample[:, :, ::-1], batch_size=256, verbose=0))
     # the bottleneck of the photo as it is: what the decoder was trained to redraw
-    bottleneck = np.asarray(encoder.get_layer("code")(plain), np.float64)
-    features = np.maximum(plain, mirrored).astype(np.float64)
+    bottleneck = np.asarray(code_layer(plain), np.float64)
+    features = plain
+    if mirror:
+        flipped = np.asarray(features_of.predict(sample[:, :, ::-1], batch_size=256, verbose=0))
+        features = np.maximum(plain, flipped)
+    features = features.astype(np.float64)
     mean, axes = _whitened_axes(features, dim)
+    searched = _search_features(encoder, mirror)
     projection = _fixed_dense(dim, axes, -mean @ axes, "code")
-    searcher = keras.Model(
-        mirror_features.input, projection(mirror_features.output), name="encoder"
-    )
+    searcher = keras.Model(searched.input, projection(searched.output), name="encoder")
     codes = (features - mean) @ axes
     # least squares: bottleneck ~ codes @ back + offset, so the old decoder can follow
     design = np.hstack([codes, np.ones((len(codes), 1))])
@@ -124,5 +137,10 @@ def project_features(
     code = keras.Input(shape=(dim,), name="code")
     back = _fixed_dense(bottleneck.shape[1], solution[:-1], solution[-1], "to_bottleneck")
     redrawer = keras.Model(code, decoder(back(code)), name="decoder")
-    log.info("search code: PCA of %d-d mirror-max features onto %d axes", features.shape[1], dim)
+    log.info(
+        "search code: PCA of %d-d %sfeatures onto %d axes",
+        features.shape[1],
+        "mirror-max " if mirror else "",
+        dim,
+    )
     return searcher, redrawer

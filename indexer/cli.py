@@ -46,6 +46,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help="what search uses: the bottleneck, or a PCA of the features feeding it "
         "(auto: features where the variant allows)",
     )
+    p.add_argument(
+        "--no-mirror",
+        dest="mirror",
+        action="store_false",
+        help="projected search code: do not give a photo and its mirror image the same code "
+        "(for digits, text, or anything where left and right differ in meaning)",
+    )
     _add_variant_options(p)
 
 

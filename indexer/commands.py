@@ -63,6 +63,7 @@ def run_train(args: argparse.Namespace) -> int:
         validation_split=args.validation_split,
         seed=args.seed,
         search_code=args.search_code,
+        mirror=args.mirror,
     )
     loss_config = LossConfig(
         noise_std=args.noise_std,

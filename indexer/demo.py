@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from latentsearch.encoder.config import ModelConfig, TrainConfig
@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 DEMO_MODEL = ModelConfig(
     image_size=32, channels=1, latent_dim=32, filters=(32, 64, 128), decoder="transpose"
 )
-DEMO_TRAINING = TrainConfig(epochs=15, batch_size=64)
+# a mirrored digit is not the same digit: no mirror-invariant search code
+DEMO_TRAINING = TrainConfig(epochs=15, batch_size=64, mirror=False)
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class DemoReport:
 def run_demo(workdir: str | Path, epochs: int | None = None) -> DemoReport:
     """Build everything the demo page needs under ``workdir``; return the quality table."""
     workdir = Path(workdir)
-    training = DEMO_TRAINING if epochs is None else TrainConfig(epochs=epochs, batch_size=64)
+    training = DEMO_TRAINING if epochs is None else replace(DEMO_TRAINING, epochs=epochs)
     started = time.perf_counter()
     train_on_folder(BUILTIN, workdir / "model", DEMO_MODEL, training)
     trained = time.perf_counter()

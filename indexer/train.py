@@ -65,6 +65,6 @@ def train_on_folder(
     model, history = train_autoencoder(
         images, model_config, train_config, loss_config, labels=label_ids
     )
-    parts = search_parts(model, model_config, train_config.search_code, images)
+    parts = search_parts(model, model_config, train_config.search_code, images, train_config.mirror)
     history["train_seconds"] = [round(time.perf_counter() - started, 2)]
     return save_model(model, model_config, train_config, history, out_dir, loss_config, parts)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from latentsearch.encoder.training import load_model
 from latentsearch.indexer.cli import main
 
 
@@ -104,6 +105,19 @@ def test_train_rejects_bad_config(capsys, tmp_path, image_folder):
     assert "latentsearch train: error:" in err and "multiple of 8" in err
     assert "Traceback" not in err
     assert not out_dir.exists()
+
+
+def test_train_no_mirror_keeps_left_and_right_apart(capsys, tmp_path, image_folder):
+    out_dir = tmp_path / "model"
+    code, out, _ = run(
+        capsys, "train", "--data", image_folder, "--out", out_dir, "--image-size", "16",
+        "--filters", "8,16", "--latent-dim", "8", "--epochs", "1", "--no-mirror",
+    )  # fmt: skip
+    assert code == 0, out
+    build = out_dir / (out_dir / "CURRENT").read_text().strip()
+    assert json.loads((build / "train_config.json").read_text())["mirror"] is False
+    layer_names = [layer.name for layer in load_model(out_dir).encoder.layers]
+    assert "code" in layer_names and "mirror" not in layer_names
 
 
 def test_bad_filters_is_an_argument_error(capsys, tmp_path):
