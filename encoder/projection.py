@@ -10,8 +10,10 @@ drown the rest. On CIFAR-10 this ranks better than the bottleneck for the underc
 denoising and sparse variants, worse for the contractive one (docs/family.md). After
 training, the saved encoder ends in that projection instead of the bottleneck, so
 indexing, search and the page need no change; the saved decoder starts with a
-least-squares map from the projected code back to the bottleneck, so reconstructions (and
-outlier scores) still work, a little blurrier.
+least-squares map from the projected code back to the bottleneck, so a code alone can
+still be drawn (blurred: a mirror-invariant code cannot say which way the photo faces).
+Reconstructions of photos, and outlier scores, go through the bottleneck itself
+(``TrainedModel.redrawer``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ FIT_SAMPLE = 10_000  # images the projection is fitted on: plenty for a 2,048-d 
 # Axis i is scaled by std_i ** -WHITENING. Full whitening (1) lifts noisy narrow axes as
 # much as the wide ones; 0.25-0.5 rank best on CIFAR-10 for three trained models.
 WHITENING = 0.35
+PROJECTED_DECODER_START = "to_bottleneck"  # the first layer of a projected code's decoder
 
 
 def uses_features(config: ModelConfig, search_code: str) -> bool:
@@ -135,7 +138,7 @@ def project_features(
     design = np.hstack([codes, np.ones((len(codes), 1))])
     solution, *_ = np.linalg.lstsq(design, bottleneck, rcond=None)
     code = keras.Input(shape=(dim,), name="code")
-    back = _fixed_dense(bottleneck.shape[1], solution[:-1], solution[-1], "to_bottleneck")
+    back = _fixed_dense(bottleneck.shape[1], solution[:-1], solution[-1], PROJECTED_DECODER_START)
     redrawer = keras.Model(code, decoder(back(code)), name="decoder")
     log.info(
         "search code: PCA of %d-d %sfeatures onto %d axes",

@@ -19,6 +19,7 @@ from latentsearch.encoder.config import (
     load_json,
     save_json,
 )
+from latentsearch.encoder.projection import PROJECTED_DECODER_START
 from latentsearch.encoder.quantiser import CodebookMonitor
 from latentsearch.encoder.variants import build_autoencoder
 from latentsearch.encoder.versioned_dir import NoBuildError, current_build, new_build
@@ -47,6 +48,9 @@ class TrainedModel:
     decoder: keras.Model | None
     config: ModelConfig
     path: Path
+    # image -> reconstruction through the bottleneck, where the search code is a projection
+    # (encoder.projection): its decoder can only estimate the bottleneck from that code
+    redrawer: keras.Model | None = None
 
 
 def check_images(images: np.ndarray, config: ModelConfig) -> None:
@@ -178,12 +182,21 @@ def load_model(model_dir: str | Path, with_decoder: bool = True) -> TrainedModel
     try:
         config = load_json(ModelConfig, folder / MODEL_CONFIG_FILE)
         encoder = keras.saving.load_model(folder / ENCODER_FILE, compile=False)
-        decoder = None
+        decoder, redrawer = None, None
         if with_decoder and (folder / DECODER_FILE).is_file():
             decoder = keras.saving.load_model(folder / DECODER_FILE, compile=False)
+            if PROJECTED_DECODER_START in [layer.name for layer in decoder.layers]:
+                redrawer = _bottleneck_redrawer(folder / AUTOENCODER_FILE)
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ModelLoadError(f"cannot load the model in {folder}: {err}") from err
-    return TrainedModel(encoder=encoder, decoder=decoder, config=config, path=folder)
+    return TrainedModel(encoder, decoder, config, folder, redrawer)
+
+
+def _bottleneck_redrawer(autoencoder_file: Path) -> keras.Model:
+    """The trained encoder and decoder end to end, without the training-only layers."""
+    autoencoder = keras.saving.load_model(autoencoder_file, compile=False)
+    encoder, decoder = autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder")
+    return keras.Model(encoder.input, decoder(encoder.output), name="redrawer")
 
 
 def model_input_size(model_dir: str | Path) -> tuple[int, int]:

@@ -84,7 +84,8 @@ class Explorer:
         self._map_lock = threading.Lock()
         model = self.bundle.model
         if model.decoder is not None:  # trace it at load, as Searcher does the encoder
-            rebuild(model, np.zeros((1, model.config.latent_dim), np.float32))
+            blank = np.zeros((1, *model.config.input_shape), np.float32)
+            rebuild(model, blank, np.zeros((1, model.config.latent_dim), np.float32))
 
     @classmethod
     def open_build(cls, folder: Path) -> Explorer:
@@ -125,7 +126,7 @@ class Explorer:
         code = encode_images(model.encoder, batch)
         if model.decoder is None:
             return ModelView(query.image, code[0], None, None, None)
-        rebuilt = rebuild(model, code)
+        rebuilt = rebuild(model, batch, code)
         error = float(errors_of(batch, rebuilt)[0])
         outlier = None if self.errors is None else score(error, self.errors)
         return ModelView(query.image, code[0], np.clip(rebuilt[0], 0, 1), error, outlier)

@@ -23,10 +23,16 @@ class NoDecoderError(RuntimeError):
     """The model has no decoder, so nothing can be reconstructed."""
 
 
-def rebuild(model: TrainedModel, codes: np.ndarray) -> np.ndarray:
-    """Decoded images (N, H, W, C) of latent ``codes``."""
+def rebuild(model: TrainedModel, images: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The model's reconstructions (N, H, W, C) of ``images``, whose latent codes are ``codes``.
+
+    Through the bottleneck where the search code is a projection (``model.redrawer``);
+    else by decoding the codes, which costs no second pass of the encoder.
+    """
     if model.decoder is None:
         raise NoDecoderError(f"the model in {model.path} has no decoder")
+    if model.redrawer is not None:
+        return np.asarray(model.redrawer.predict_on_batch(images), dtype=np.float32)
     return np.asarray(decode_codes(model.decoder, codes), dtype=np.float32)
 
 
@@ -48,7 +54,8 @@ def collection_errors(
     errors = np.full(len(images), np.nan, dtype=np.float32)
     sampled = np.flatnonzero(np.asarray(rows) % ERROR_SAMPLE_STRIDE == 0)
     if model.decoder is not None and sampled.size:
-        errors[sampled] = errors_of(images[sampled], rebuild(model, codes[sampled]))
+        rebuilt = rebuild(model, images[sampled], codes[sampled])
+        errors[sampled] = errors_of(images[sampled], rebuilt)
     return errors
 
 

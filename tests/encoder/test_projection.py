@@ -123,6 +123,23 @@ def test_saved_projection_loads_and_encodes_identically(trained, tmp_path):
     assert loaded.decoder.predict(np.zeros((1, 8), np.float32), verbose=0).shape == (1, 16, 16, 3)
 
 
+def test_photos_of_a_projected_model_are_redrawn_through_the_bottleneck(trained, tmp_path):
+    model, history, images = trained
+    sideways = images.transpose(0, 2, 1, 3)[:20]  # not mirror-symmetric
+    projected = search_parts(model, TINY, "features", images)
+    save_model(model, TINY, TrainConfig(), history, tmp_path / "p", LossConfig(), projected)
+    parts = search_parts(model, TINY, "bottleneck", images)
+    save_model(model, TINY, TrainConfig(), history, tmp_path / "b", LossConfig(), parts)
+    loaded = load_model(tmp_path / "p")
+    codes = loaded.encoder.predict(sideways, verbose=0)
+    redrawn = loaded.redrawer.predict(sideways, verbose=0)
+    np.testing.assert_allclose(redrawn, model.predict(sideways, verbose=0), atol=1e-5)
+    from_code = loaded.decoder.predict(codes, verbose=0)  # what the code alone allows
+    assert not np.allclose(redrawn, from_code, atol=1e-3)
+    assert load_model(tmp_path / "b").redrawer is None  # its decoder takes the bottleneck
+    assert load_model(tmp_path / "p", with_decoder=False).redrawer is None
+
+
 def test_too_few_images_fall_back_to_the_bottleneck_under_auto(trained):
     model, _, images = trained
     encoder, _ = search_parts(model, TINY, "auto", images[:5])
