@@ -137,7 +137,8 @@ def _setup_lines(report: dict) -> list[str]:
         f"- skipped (unreadable): {len(data['skipped'])}; unlabelled left out: "
         f"{data['unlabelled_left_out']}",
         f"- models: {', '.join(config['models'])}; seed {config['seed']}",
-        f"- exact L2 search over the whole database; wall time {report['wall_seconds']:.1f} s "
+        f"- exact search over the whole database by {config.get('metric', 'l2')} distance "
+        f"(binary codes: Hamming); wall time {report['wall_seconds']:.1f} s "
         f"on {report['machine']['cpus']} CPUs ({report['machine']['platform']})",
     ]
 

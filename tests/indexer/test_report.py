@@ -58,7 +58,7 @@ REPORT = {
         "unlabelled_left_out": 0,
         "image_shape": [32, 32, 3],
     },
-    "config": {"models": ["m"], "seed": 0},
+    "config": {"models": ["m"], "seed": 0, "metric": "cosine"},
     "wall_seconds": 12.0,
     "machine": {"cpus": 2, "platform": "test"},
     "definitions": {"mAP@k": "defined"},
@@ -90,6 +90,7 @@ def test_markdown_holds_tables_plots_and_definitions():
     assert quality_table(REPORT) in text and ratio_table(REPORT) in text
     assert "![pr_curves.png](pr_curves.png)" in text
     assert "**mAP@k**: defined" in text
+    assert "exact search over the whole database by cosine distance" in text
 
 
 def test_load_report_checks_the_format(tmp_path):
