@@ -58,10 +58,11 @@ class BuildSettings:
     seed: int = 0  # picks the training sample of IVF indexes
 
 
-def _nothing_readable(scan: FolderScan) -> NothingToIndexError:
+def nothing_readable(root: Path, listed: int, skipped: list) -> NothingToIndexError:
+    """The error for a folder of ``listed`` image files, all of them ``skipped``."""
     return NothingToIndexError(
-        f"none of the {len(scan.paths)} image files under {scan.root} could be read; "
-        f"first failure: {scan.skipped[0].path}: {scan.skipped[0].reason}"
+        f"none of the {listed} image files under {root} could be read; "
+        f"first failure: {skipped[0].path}: {skipped[0].reason}"
     )
 
 
@@ -87,7 +88,7 @@ def training_codes(
     )
     codes = [encode_images(model.encoder, batch.images) for batch in batches]
     if not codes:
-        raise _nothing_readable(sample)
+        raise nothing_readable(sample.root, len(sample.paths), sample.skipped)
     return np.concatenate(codes)
 
 
@@ -188,7 +189,7 @@ def build_index(
             for batch in batches:
                 writer.add(batch)
         if latent.ntotal == 0:
-            raise _nothing_readable(scan)
+            raise nothing_readable(scan.root, len(scan.paths), scan.skipped)
         record = BuildRecord(folder, Path(model_dir), scan, started)
         manifest = finish_build(staging, writer, record, key)
     log.info(

@@ -26,9 +26,9 @@ from latentsearch.encoder.training import TrainedModel, load_model
 from latentsearch.indexer import ray_stages, shards
 from latentsearch.indexer.build import (
     BuildSettings,
-    NothingToIndexError,
     empty_latent_index,
     latent_metric,
+    nothing_readable,
     train_latent_index,
 )
 from latentsearch.indexer.bundle import METADATA_FILE, Manifest
@@ -174,10 +174,7 @@ def build_index_ray(
             skipped = shards.join_shards(files, writer, with_latent=not filled)
         scan = FolderScan(folder, [], skipped)
         if writer.next_id == 0:
-            raise NothingToIndexError(
-                f"none of the {listed} image files under {folder} could be read; "
-                f"first failure: {skipped[0].path}: {skipped[0].reason}"
-            )
+            raise nothing_readable(folder, listed, skipped)
         log.info("shards joined after %.1f s", time.perf_counter() - started)
         shutil.rmtree(shard_dir)  # not part of the build
         manifest = finish_build(

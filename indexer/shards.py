@@ -149,6 +149,8 @@ def join_shards(files: list[Path], writer: IndexWriter, with_latent: bool) -> li
         for skip in shard.skipped:
             log.warning("skipped %s: %s", skip.path, skip.reason)
         skipped.extend(shard.skipped)
+        if not shard.paths:  # every file of this shard was unreadable
+            continue
         ids = np.arange(writer.next_id, writer.next_id + len(shard.paths), dtype=np.int64)
         if with_latent:
             vectors = prepare_vectors(shard.codes, writer.metric, config.binary_threshold)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from test_end_to_end import CIFAR_TAR, extract_subset
 
-from latentsearch.indexer.build import BuildSettings, build_index
+from latentsearch.indexer.build import BuildSettings, NothingToIndexError, build_index
 from latentsearch.indexer.bundle import IndexBundle
 from latentsearch.indexer.faiss_helpers import search, stored_vectors
 from latentsearch.indexer.ray_engine import (
@@ -91,6 +91,20 @@ def test_ray_build_equals_local_build(local_ray, photos, trained_model_dir, tmp_
         local_bundle.metadata.labels[local_bundle.metadata.paths.index(p)]
         for p in ray_bundle.metadata.paths
     ]
+
+
+@needs_ray
+def test_ray_build_of_unreadable_files_says_so_like_the_local_one(
+    local_ray, trained_model_dir, tmp_path
+):
+    bad = tmp_path / "bad"
+    (bad / "sub").mkdir(parents=True)
+    (bad / "a.jpg").write_bytes(b"not a jpeg at all")
+    (bad / "sub" / "b.png").write_bytes(b"")
+    with pytest.raises(NothingToIndexError, match="none of the 2 image files") as raised:
+        build_index_ray(bad, trained_model_dir, tmp_path / "ray", BuildSettings(), RaySettings())
+    assert "first failure:" in str(raised.value)
+    assert not (tmp_path / "ray" / "CURRENT").exists()
 
 
 def dies_once(marker: Path) -> type:
