@@ -91,23 +91,24 @@ def _fixed_dense(units: int, kernel: np.ndarray, bias: np.ndarray, name: str) ->
     return dense
 
 
-def _search_features(encoder: keras.Model, mirror: bool) -> keras.Model:
-    """Image -> the features feeding "code"; with ``mirror``, their maximum over the mirror."""
-    features_of = keras.Model(encoder.input, encoder.get_layer("code").input, name="features")
+def _search_features(features_of: keras.Model, mirror: bool) -> keras.Model:
+    """``features_of`` (image -> features), or with ``mirror`` its maximum over the mirror."""
     if not mirror:
         return features_of
-    image = keras.Input(shape=encoder.input.shape[1:], name="image")
+    image = keras.Input(shape=features_of.input.shape[1:], name="image")
     mirrored = HorizontalFlip(name="mirror")(image)
     pooled = layers.Maximum(name="mirror_max")([features_of(image), features_of(mirrored)])
     return keras.Model(image, pooled, name="mirror_features")
 
 
-def _whitened_axes(features: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and principal axes of ``features``, each axis scaled by std ** -WHITENING."""
+def whitened_axes(
+    features: np.ndarray, dim: int, power: float = WHITENING
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and principal axes of ``features``, each axis scaled by std ** -power."""
     mean, axes = principal_axes(features, dim)
     spread = ((features - mean) @ axes).std(axis=0)
     spread = np.maximum(spread, 1e-6 * spread.max())  # a constant feature: no blow-up
-    return mean, axes * spread**-WHITENING
+    return mean, axes * spread**-power
 
 
 def project_features(
@@ -120,7 +121,7 @@ def project_features(
     """An encoder ending in the PCA of its (mirror-max) features, and a decoder for it."""
     sample = images[:: max(1, len(images) // FIT_SAMPLE)]
     code_layer = encoder.get_layer("code")
-    features_of = keras.Model(encoder.input, code_layer.input)
+    features_of = keras.Model(encoder.input, code_layer.input, name="features")
     plain = np.asarray(features_of.predict(sample, batch_size=256, verbose=0))
     # the bottleneck of the photo as it is: what the decoder was trained to redraw
     bottleneck = np.asarray(code_layer(plain), np.float64)
@@ -129,8 +130,8 @@ def project_features(
         flipped = np.asarray(features_of.predict(sample[:, :, ::-1], batch_size=256, verbose=0))
         features = np.maximum(plain, flipped)
     features = features.astype(np.float64)
-    mean, axes = _whitened_axes(features, dim)
-    searched = _search_features(encoder, mirror)
+    mean, axes = whitened_axes(features, dim)
+    searched = _search_features(features_of, mirror)
     projection = _fixed_dense(dim, axes, -mean @ axes, "code")
     searcher = keras.Model(searched.input, projection(searched.output), name="encoder")
     codes = (features - mean) @ axes

@@ -8,11 +8,11 @@ import pytest
 from latentsearch.encoder.config import ConfigError, LossConfig, ModelConfig, TrainConfig
 from latentsearch.encoder.projection import (
     WHITENING,
-    _whitened_axes,
     principal_axes,
     project_features,
     search_parts,
     uses_features,
+    whitened_axes,
 )
 from latentsearch.encoder.training import load_model, save_model, train_autoencoder
 
@@ -47,10 +47,13 @@ def test_principal_axes_are_orthonormal_and_find_the_widest_direction():
 
 def test_whitening_narrows_the_gap_between_wide_and_narrow_axes():
     points = np.random.default_rng(2).normal(size=(4000, 3)) * [10.0, 1.0, 0.0]
-    mean, axes = _whitened_axes(points, 3)
+    mean, axes = whitened_axes(points, 3)
     spread = ((points - mean) @ axes).std(axis=0)
     assert spread[0] / spread[1] == pytest.approx(10 ** (1 - WHITENING), rel=0.05)
     assert np.isfinite(spread).all() and spread[2] < 1e-6  # a constant axis stays flat
+    mean, axes = whitened_axes(points, 3, power=0.0)  # plain PCA
+    spread = ((points - mean) @ axes).std(axis=0)
+    assert spread[0] / spread[1] == pytest.approx(10, rel=0.05)
 
 
 def test_projected_codes_are_centred_decorrelated_and_redrawable(trained):
