@@ -18,6 +18,8 @@ Costly fixtures are session-scoped and built once; treat what they return as rea
     holds ``N_IMAGES`` vectors, the root image among them (label None).
 ``make_image``
     ``make_image(path, colour, seed=0, size=24)`` writes one noisy single-colour PNG/JPEG.
+``unreadable_folder``
+    A folder of 2 image files that cannot be read: a ``.jpg`` of text, an empty ``.png``.
 """
 
 import os
@@ -50,6 +52,15 @@ def write_image(path: Path, colour: tuple[int, int, int], seed: int = 0, size: i
 @pytest.fixture(scope="session")
 def make_image():
     return write_image
+
+
+@pytest.fixture
+def unreadable_folder(tmp_path) -> Path:
+    bad = tmp_path / "bad"
+    (bad / "sub").mkdir(parents=True)
+    (bad / "a.jpg").write_bytes(b"not a jpeg at all")
+    (bad / "sub" / "b.png").write_bytes(b"")
+    return bad
 
 
 @pytest.fixture(scope="session")

@@ -149,18 +149,14 @@ def test_unreadable_file_is_skipped_and_listed(labelled_index, labelled_copy):
 
 
 def test_all_bad_folder_raises_and_keeps_previous_index(
-    tmp_path, built_index_dir, trained_model_dir
+    tmp_path, built_index_dir, trained_model_dir, unreadable_folder
 ):
     out = tmp_path / "index"
     shutil.copytree(built_index_dir, out)
     before = current_build(out)
-    bad = tmp_path / "bad"
-    (bad / "sub").mkdir(parents=True)
-    (bad / "a.jpg").write_bytes(b"not a jpeg at all")
-    (bad / "sub" / "b.png").write_bytes(b"")
 
     with pytest.raises(NothingToIndexError, match="none of the 2 image files"):
-        build_index(bad, trained_model_dir, out, SETTINGS)
+        build_index(unreadable_folder, trained_model_dir, out, SETTINGS)
 
     assert current_build(out) == before
     assert not list(out.glob("*.partial"))

@@ -95,14 +95,12 @@ def test_ray_build_equals_local_build(local_ray, photos, trained_model_dir, tmp_
 
 @needs_ray
 def test_ray_build_of_unreadable_files_says_so_like_the_local_one(
-    local_ray, trained_model_dir, tmp_path
+    local_ray, trained_model_dir, tmp_path, unreadable_folder
 ):
-    bad = tmp_path / "bad"
-    (bad / "sub").mkdir(parents=True)
-    (bad / "a.jpg").write_bytes(b"not a jpeg at all")
-    (bad / "sub" / "b.png").write_bytes(b"")
     with pytest.raises(NothingToIndexError, match="none of the 2 image files") as raised:
-        build_index_ray(bad, trained_model_dir, tmp_path / "ray", BuildSettings(), RaySettings())
+        build_index_ray(
+            unreadable_folder, trained_model_dir, tmp_path / "ray", BuildSettings(), RaySettings()
+        )
     assert "first failure:" in str(raised.value)
     assert not (tmp_path / "ray" / "CURRENT").exists()
 
