@@ -59,7 +59,7 @@ def pick_examples(query_labels: np.ndarray, count: int, seed: int) -> list[int]:
     return order[:count]
 
 
-def methods(inputs: BenchInputs, metric: str = "l2") -> Iterator[Method]:
+def methods(inputs: BenchInputs, metric: str = "cosine") -> Iterator[Method]:
     """Each model's codes, raw pixels, then PCA at each code size: one at a time, to save memory."""
     database, queries = inputs.database, inputs.queries
     for name, model in inputs.models:

@@ -141,7 +141,12 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--knn", type=int, default=10, help="neighbours voting in k-NN accuracy")
     p.add_argument("--out", type=Path, default=Path("latentsearch-bench"), help="report folder")
     p.add_argument("--seed", type=int, default=0, help="query sampling and example choice")
-    p.add_argument("--metric", choices=["l2", "cosine"], default="l2", help="for every method")
+    p.add_argument(
+        "--metric",
+        choices=["cosine", "l2"],
+        default="cosine",
+        help="for every method (default cosine, as index builds)",
+    )
     p.add_argument(
         "--index-type",
         choices=["flat", "hnsw", "ivf", "ivfpq", "auto"],

@@ -71,6 +71,17 @@ def test_figures_are_consistent(report):
         assert speed["bytes_per_image"] >= 4 * method["dim"]
 
 
+def test_bench_ranks_by_cosine_unless_told(report):
+    from latentsearch.indexer.cli import build_parser
+
+    # the fixture run gives no --metric: it must measure what `index` builds by default
+    assert report["config"]["metric"] == "cosine"
+    assert all(m["label"].endswith(", cosine") for m in report["methods"])
+    args = build_parser().parse_args(["bench", "--data", "d", "--model", "m"])
+    assert args.metric == "cosine"
+    assert BenchConfig(data="d", models=("m",)).metric == "cosine"
+
+
 def test_raw_pixels_separate_the_fixture_colours(report):
     # One dominant colour per label, +-40 noise: raw pixel search is perfect on this folder.
     raw = next(m for m in report["methods"] if m["kind"] == "raw")["quality"]
