@@ -73,7 +73,9 @@ def prepare_inputs(config: BenchConfig) -> BenchInputs:
     size, _, channels = models[0][1].config.input_shape
     query_root = None if config.query_data is None else resolve_data(config.query_data)
     data_root = resolve_data(config.data)
-    split = split_queries(data_root, query_root, config.queries_per_class, config.seed)
+    split = split_queries(
+        data_root, query_root, config.queries_per_class, config.seed, config.workers
+    )
     read = (size, channels, config.batch_size, config.workers)
     database = read_pixels(split.database, *read, description="reading database")
     all_queries = read_pixels(split.queries, *read, description="reading queries")
@@ -123,6 +125,7 @@ def data_summary(inputs: BenchInputs) -> dict:
         "database_per_class": dict(sorted(Counter(database.labels).items())),
         "queries_per_class": dict(sorted(Counter(queries.labels).items())),
         "unlabelled_left_out": split.unlabelled,
+        "database_duplicates_of_queries_removed": split.query_copies_removed,
         "skipped": database.skipped + queries.skipped,
         "image_shape": list(inputs.image_shape),
         "read_seconds": {"database": database.read_seconds, "queries": queries.read_seconds},

@@ -135,7 +135,8 @@ def _setup_lines(report: dict) -> list[str]:
         f"({len(data['database_per_class'])} classes), read as {shape}",
         f"- queries: {data['queries']:,} ({data['query_source']}) from {data['query_root']}",
         f"- skipped (unreadable): {len(data['skipped'])}; unlabelled left out: "
-        f"{data['unlabelled_left_out']}",
+        f"{data['unlabelled_left_out']}; database images identical to a query, removed: "
+        f"{data.get('database_duplicates_of_queries_removed', 0)}",
         f"- models: {', '.join(config['models'])}; seed {config['seed']}",
         f"- exact search over the whole database by {config.get('metric', 'l2')} distance "
         f"(binary codes: Hamming); wall time {report['wall_seconds']:.1f} s "

@@ -1,6 +1,7 @@
 """``latentsearch bench``: the split, exact ranking, the report it writes, and its notebook."""
 
 import json
+import shutil
 from pathlib import Path
 
 import faiss
@@ -50,6 +51,7 @@ def test_report_compares_latent_raw_and_pca_of_the_same_size(report):
     assert data["queries"] == 3 * PER_CLASS
     assert data["database_size"] == 3 * (12 - PER_CLASS)  # sampled queries left the database
     assert data["unlabelled_left_out"] == 1
+    assert data["database_duplicates_of_queries_removed"] == 0  # queries left by design
     assert report["ks"] == [5, 10]
     assert {"python", "faiss", "numpy"} <= set(report["versions"])
     assert "mAP@k" in report["definitions"]
@@ -165,6 +167,67 @@ def test_split_with_a_query_folder(tmp_path, image_folder, make_image):
     sampled = split_queries(image_folder, tmp_path / "q", 2, seed=0)
     assert len(sampled.queries.paths) == 4 and len(sampled.database.paths) == 36
     assert all(Path(p).is_relative_to(tmp_path / "q") for p in sampled.queries.paths)
+
+
+def _two_classes(root: Path, make_image, per_class: int, seed: int) -> list[Path]:
+    """``root/red/<n>.png`` and ``root/blue/<n>.png``, every image distinct."""
+    colours = (("red", (220, 30, 30)), ("blue", (30, 40, 220)))
+    return [
+        make_image(root / label / f"{n}.png", colour, seed=seed + 10 * c + n)
+        for c, (label, colour) in enumerate(colours)
+        for n in range(per_class)
+    ]
+
+
+def test_the_data_folder_as_query_folder_is_refused(
+    capsys, tmp_path, image_folder, trained_model_dir
+):
+    alias = tmp_path / "alias"
+    alias.symlink_to(image_folder)  # another spelling of the same folder
+    with pytest.raises(BenchmarkError, match="leave out --query-data"):
+        split_queries(image_folder, alias, None, seed=0)
+    code = main(["bench", "--data", str(image_folder), "--query-data", f"{image_folder}/",
+                 "--model", str(trained_model_dir), "--out", str(tmp_path / "out")])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "is the --data folder" in err and "leave out --query-data" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_database_copies_of_queries_are_removed(tmp_path, make_image, caplog):
+    data = _two_classes(tmp_path / "data", make_image, 4, seed=700)
+    _two_classes(tmp_path / "q", make_image, 1, seed=800)
+    shutil.copy(data[1], tmp_path / "q" / "red" / "renamed.png")
+    shutil.copy(data[6], tmp_path / "q" / "red" / "other_class.png")  # same bytes, any label
+    # the size of a query (renamed.png), one byte different: not a copy, so it stays
+    near = bytearray(data[1].read_bytes())
+    near[-1] ^= 1
+    (tmp_path / "data" / "red" / "near.png").write_bytes(bytes(near))
+    with caplog.at_level("WARNING", logger="latentsearch.indexer.bench_data"):
+        split = split_queries(tmp_path / "data", tmp_path / "q", None, seed=0)
+    assert len(split.queries.paths) == 4
+    expected = {p.resolve() for p in data} - {data[1].resolve(), data[6].resolve()}
+    assert set(split.database.paths) == expected | {(tmp_path / "data/red/near.png").resolve()}
+    assert split.query_copies_removed == 2
+    assert "removed 2 database images identical to a query" in caplog.text
+
+
+def test_a_query_folder_inside_the_data_folder_leaves_the_database(
+    tmp_path, make_image, trained_model_dir
+):
+    data = tmp_path / "data"
+    _two_classes(data, make_image, 4, seed=900)
+    _two_classes(data / "held-out", make_image, 2, seed=950)  # label "held-out" in --data
+    out = tmp_path / "report"
+    code = main(["bench", "--data", str(data), "--query-data", str(data / "held-out"),
+                 "--model", str(trained_model_dir), "--k", "3", "--out", str(out),
+                 "--workers", "2"])  # fmt: skip
+    assert code == 0
+    summary = json.loads((out / "report.json").read_text())["data"]
+    assert summary["database_duplicates_of_queries_removed"] == 4
+    assert summary["database_size"] == 8 and summary["queries"] == 4
+    assert set(summary["database_per_class"]) == {"red", "blue"}
+    assert "identical to a query, removed: 4" in (out / "report.md").read_text()
 
 
 def test_sampling_from_the_database_leaves_one_per_class():
