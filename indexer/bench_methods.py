@@ -18,7 +18,7 @@ from latentsearch.encoder.training import TrainedModel
 from latentsearch.indexer.bench_data import PixelSet
 from latentsearch.indexer.bench_speed import Embed
 from latentsearch.indexer.faiss_helpers import as_float32
-from latentsearch.indexer.pca import fit_pca
+from latentsearch.indexer.pca import fit_kind, fit_pca
 
 log = logging.getLogger(__name__)
 ENCODE_CHUNK = 2048  # images per progress-bar step when encoding the database
@@ -136,6 +136,7 @@ def pca_method(dim: int, database: PixelSet, queries: PixelSet) -> Method:
         queries=pca.apply(queries.pixels),
         encode_seconds=database.read_seconds + project_s,
         details={
+            "fit": fit_kind(database.pixels.shape[1]),
             "fit_seconds": fitted - started,
             "project_seconds": project_s,
             "explained_variance_share": pca.explained_share,

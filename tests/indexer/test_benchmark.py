@@ -47,6 +47,7 @@ def test_report_compares_latent_raw_and_pca_of_the_same_size(report):
     assert [m["kind"] for m in report["methods"]] == ["latent", "raw", "pca"]
     assert methods["latent"]["dim"] == methods["pca"]["dim"] == 8
     assert methods["raw"]["dim"] == 16 * 16 * 3
+    assert methods["pca"]["details"]["fit"].startswith("exact")  # 768 columns
     data = report["data"]
     assert data["queries"] == 3 * PER_CLASS
     assert data["database_size"] == 3 * (12 - PER_CLASS)  # sampled queries left the database
