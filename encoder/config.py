@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -108,22 +108,30 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How a model is trained; the seed makes a run repeatable."""
+    """How a model is trained; the seed makes a run repeatable.
 
-    epochs: int = 5  # 11.9 minutes for 50,000 CIFAR-10 photos on 2 CPU cores (measured)
-    batch_size: int = 128
+    ``None`` means auto: chosen from the collection when training starts
+    (``encoder.adaptive``, ``encoder.projection``), with the reason kept in ``reasons``.
+    """
+
+    epochs: int | None = None  # auto: about 1,500 optimiser steps (encoder.adaptive)
+    batch_size: int | None = None  # auto: smaller for small collections (encoder.adaptive)
     learning_rate: float = 1e-3
     validation_split: float = 0.1
     seed: int = 0
     # what the saved encoder outputs for search: the bottleneck, or a PCA of the features
-    # feeding it (encoder.projection); auto: features where the variant allows
+    # feeding it (encoder.projection); auto: chosen from the variant and the collection
     search_code: str = "auto"
     # projected search code: the same code for a photo and its mirror image (right for
-    # photos; off for digits or text, where left and right differ in meaning)
-    mirror: bool = True
+    # photos; wrong for digits or text, where left and right differ in meaning); auto:
+    # on when the collection looks the same mirrored (encoder.projection)
+    mirror: bool | None = None
+    reasons: dict[str, str] = field(default_factory=dict)  # why each auto setting was chosen
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
+        if (self.epochs is not None and self.epochs < 1) or (
+            self.batch_size is not None and self.batch_size < 1
+        ):
             raise ConfigError("epochs and batch_size must be at least 1")
         if not 0.0 <= self.validation_split < 0.5:
             raise ConfigError("validation_split must be in [0, 0.5)")

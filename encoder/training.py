@@ -11,6 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from latentsearch.encoder.adaptive import resolve_training
 from latentsearch.encoder.config import (
     LossConfig,
     MissingLabelsError,
@@ -69,9 +70,12 @@ def train_autoencoder(
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Fit an autoencoder to reconstruct ``images`` (N, H, W, C floats in [0, 1]).
 
-    A ``cvae`` also needs ``labels``: (N,) indices into ``model_config.labels``.
+    A ``cvae`` also needs ``labels``: (N,) indices into ``model_config.labels``. Auto
+    (``None``) batch size and epochs are chosen from the number of images
+    (``encoder.adaptive.resolve_training``).
     """
     check_images(images, model_config)
+    train_config = resolve_training(train_config, len(images))
     keras.utils.set_random_seed(train_config.seed)
     model = build_autoencoder(model_config, loss_config, seed=train_config.seed)
     model.compile(optimizer=keras.optimizers.Adam(train_config.learning_rate), loss="mse")
@@ -197,6 +201,15 @@ def _bottleneck_redrawer(autoencoder_file: Path) -> keras.Model:
     autoencoder = keras.saving.load_model(autoencoder_file, compile=False)
     encoder, decoder = autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder")
     return keras.Model(encoder.input, decoder(encoder.output), name="redrawer")
+
+
+def load_train_config(model_dir: str | Path) -> TrainConfig:
+    """How a saved model was trained, with the reasons for its auto choices."""
+    folder = model_files(model_dir)
+    try:
+        return load_json(TrainConfig, folder / TRAIN_CONFIG_FILE)
+    except (OSError, ValueError, TypeError) as err:
+        raise ModelLoadError(f"cannot read the training config in {folder}: {err}") from err
 
 
 def model_input_size(model_dir: str | Path) -> tuple[int, int]:

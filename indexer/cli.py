@@ -31,11 +31,15 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="model directory to write")
     p.add_argument("--decoder", choices=["transpose", "bilinear"], default="bilinear")
     p.add_argument("--latent-dim", type=int, default=128)
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument(
+        "--epochs", type=_positive_int, help="default: auto, about 1,500 optimiser steps"
+    )
     p.add_argument("--image-size", type=int, default=32)
     p.add_argument("--channels", type=int, choices=[1, 3], help="default: 1 for builtin, else 3")
     p.add_argument("--filters", type=_int_list, default=(32, 64, 128), help="e.g. 32,64,128")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument(
+        "--batch-size", type=_positive_int, help="default: auto, 32-128 by collection size"
+    )
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--validation-split", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0, help="makes a run repeatable")
@@ -44,13 +48,22 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         choices=["auto", "bottleneck", "features"],
         default="auto",
         help="what search uses: the bottleneck, or a PCA of the features feeding it "
-        "(auto: features where the variant allows)",
+        "(auto: chosen from the variant and the collection, docs/quality.md)",
     )
-    p.add_argument(
+    mirror = p.add_mutually_exclusive_group()
+    mirror.add_argument(
+        "--mirror",
+        dest="mirror",
+        action="store_true",
+        default=None,
+        help="projected search code: give a photo and its mirror image the same code "
+        "(default: auto, when the collection looks the same mirrored)",
+    )
+    mirror.add_argument(
         "--no-mirror",
         dest="mirror",
         action="store_false",
-        help="projected search code: do not give a photo and its mirror image the same code "
+        help="projected search code: keep a photo and its mirror image apart "
         "(for digits, text, or anything where left and right differ in meaning)",
     )
     _add_variant_options(p)

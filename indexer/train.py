@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from latentsearch.encoder.adaptive import resolve_training
 from latentsearch.encoder.config import LossConfig, MissingLabelsError, ModelConfig, TrainConfig
 from latentsearch.encoder.projection import search_parts, uses_features
 from latentsearch.encoder.training import save_model, train_autoencoder
@@ -62,9 +63,12 @@ def train_on_folder(
         images, label_ids, vocabulary = label_vocabulary(images, labels, Path(folder))
         model_config = replace(model_config, labels=vocabulary)
     log.info("training on %d images of %s", len(images), model_config.input_shape)
+    train_config = resolve_training(train_config, len(images))
     model, history = train_autoencoder(
         images, model_config, train_config, loss_config, labels=label_ids
     )
-    parts = search_parts(model, model_config, train_config.search_code, images, train_config.mirror)
+    parts, train_config = search_parts(model, model_config, train_config, images)
+    for setting, reason in train_config.reasons.items():
+        log.info("%s %s", setting, reason)
     history["train_seconds"] = [round(time.perf_counter() - started, 2)]
     return save_model(model, model_config, train_config, history, out_dir, loss_config, parts)

@@ -8,6 +8,7 @@ import pytest
 from latentsearch.encoder.config import ConfigError, LossConfig, ModelConfig, TrainConfig
 from latentsearch.encoder.projection import (
     WHITENING,
+    mirror_looks_alike,
     principal_axes,
     project_features,
     search_parts,
@@ -115,7 +116,7 @@ def test_which_variants_get_the_projection():
 
 def test_saved_projection_loads_and_encodes_identically(trained, tmp_path):
     model, history, images = trained
-    parts = search_parts(model, TINY, "auto", images)
+    parts, _ = search_parts(model, TINY, TrainConfig(search_code="features"), images)
     save_model(model, TINY, TrainConfig(), history, tmp_path / "m", LossConfig(), parts)
     loaded = load_model(tmp_path / "m")
     np.testing.assert_allclose(
@@ -129,9 +130,9 @@ def test_saved_projection_loads_and_encodes_identically(trained, tmp_path):
 def test_photos_of_a_projected_model_are_redrawn_through_the_bottleneck(trained, tmp_path):
     model, history, images = trained
     sideways = images.transpose(0, 2, 1, 3)[:20]  # not mirror-symmetric
-    projected = search_parts(model, TINY, "features", images)
+    projected, _ = search_parts(model, TINY, TrainConfig(search_code="features"), images)
     save_model(model, TINY, TrainConfig(), history, tmp_path / "p", LossConfig(), projected)
-    parts = search_parts(model, TINY, "bottleneck", images)
+    parts, _ = search_parts(model, TINY, TrainConfig(search_code="bottleneck"), images)
     save_model(model, TINY, TrainConfig(), history, tmp_path / "b", LossConfig(), parts)
     loaded = load_model(tmp_path / "p")
     codes = loaded.encoder.predict(sideways, verbose=0)
@@ -143,7 +144,48 @@ def test_photos_of_a_projected_model_are_redrawn_through_the_bottleneck(trained,
     assert load_model(tmp_path / "p", with_decoder=False).redrawer is None
 
 
-def test_too_few_images_fall_back_to_the_bottleneck_under_auto(trained):
+def test_auto_projects_photos_that_look_the_same_mirrored_and_says_why(trained):
     model, _, images = trained
-    encoder, _ = search_parts(model, TINY, "auto", images[:5])
+    symmetric = np.concatenate([images, images[:, :, ::-1]])
+    (encoder, _), chosen = search_parts(model, TINY, TrainConfig(), symmetric)
+    assert (chosen.search_code, chosen.mirror) == ("features", True)
+    assert "mirror" in [layer.name for layer in encoder.layers]
+    assert chosen.reasons["mirror"].startswith("on")
+    assert chosen.reasons["search_code"].startswith("features: the photos look the same")
+
+
+def test_auto_searches_the_bottleneck_of_photos_unlike_their_mirror_images(trained):
+    model, _, images = trained
+    handed = images.copy()
+    handed[:, :, :4] = 1.0  # a white band on the left of every photo
+    (encoder, _), chosen = search_parts(model, TINY, TrainConfig(), handed)
     assert encoder is model.get_layer("encoder")
+    assert chosen.search_code == "bottleneck" and chosen.mirror is False
+    assert chosen.reasons["mirror"].startswith("off")
+    (encoder, _), told = search_parts(model, TINY, TrainConfig(mirror=False), images)
+    assert encoder is model.get_layer("encoder") and "mirror" not in told.reasons
+    (encoder, _), few = search_parts(model, TINY, TrainConfig(), images[:5])
+    assert encoder is model.get_layer("encoder") and "too few" in few.reasons["search_code"]
+
+
+def test_asked_for_features_decide_only_the_mirror(trained):
+    model, _, images = trained
+    (encoder, _), chosen = search_parts(model, TINY, TrainConfig(search_code="features"), images)
+    assert chosen.search_code == "features" and chosen.mirror in (True, False)
+    assert chosen.reasons["mirror"].startswith("on" if chosen.mirror else "off")
+    assert ("mirror" in [layer.name for layer in encoder.layers]) == chosen.mirror
+    asked = TrainConfig(search_code="features", mirror=False)
+    _, kept = search_parts(model, TINY, asked, images)
+    assert kept.mirror is False and "mirror" not in kept.reasons
+    assert kept.reasons["search_code"] == "features: asked for"
+
+
+def test_mirror_test_tells_a_symmetric_collection_from_a_handed_one(trained):
+    model, _, images = trained
+    encoder = model.get_layer("encoder")
+    symmetric = np.concatenate([images, images[:, :, ::-1]])  # every photo in both ways
+    assert mirror_looks_alike(encoder, symmetric)[0]
+    handed = images.copy()
+    handed[:, :, :4] = 1.0  # a white band on the left of every photo
+    alike, reason = mirror_looks_alike(encoder, handed)
+    assert not alike and reason.startswith("off")

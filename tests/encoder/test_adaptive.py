@@ -1,0 +1,59 @@
+"""Training settings chosen from the collection: batch size and epochs from its size, the
+mirror from how the photos look mirrored."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from latentsearch.encoder.adaptive import (
+    MAX_EPOCHS,
+    MIN_EPOCHS,
+    TARGET_STEPS,
+    choose_batch_size,
+    choose_epochs,
+    mirror_ratio,
+    resolve_training,
+    training_images,
+)
+from latentsearch.encoder.config import TrainConfig
+
+
+@pytest.mark.parametrize(
+    ("train_count", "batch"),
+    [(100, 32), (1856, 32), (3199, 32), (3200, 64), (4500, 64), (6400, 128), (45000, 128)],
+)
+def test_batch_shrinks_for_small_collections(train_count, batch):
+    assert choose_batch_size(train_count) == batch
+
+
+def test_epochs_give_about_the_target_steps_within_bounds():
+    assert choose_epochs(45000, 128) == MIN_EPOCHS  # 352 steps an epoch: 5 reach 1,500
+    sign = choose_epochs(1856, 32)  # 58 steps an epoch
+    assert sign == 26 and (sign - 1) * 58 < TARGET_STEPS <= sign * 58
+    assert choose_epochs(200, 32) == MAX_EPOCHS  # 7 steps an epoch: capped
+    assert choose_epochs(10**7, 128) == MIN_EPOCHS
+
+
+def test_resolve_training_fills_only_auto_settings_and_says_why():
+    auto = resolve_training(TrainConfig(), 2062)
+    assert training_images(2062, TrainConfig()) == 1856
+    assert (auto.batch_size, auto.epochs) == (32, 26)
+    assert "32" in auto.reasons["batch_size"] and "26" in auto.reasons["epochs"]
+    fixed = resolve_training(TrainConfig(epochs=3, batch_size=7), 2062)
+    assert (fixed.batch_size, fixed.epochs, fixed.reasons) == (7, 3, {})
+    half = resolve_training(TrainConfig(batch_size=128), 50000)
+    assert half.batch_size == 128 and set(half.reasons) == {"epochs"}
+    assert resolve_training(auto, 2062) == auto  # already resolved: unchanged
+
+
+def test_mirror_ratio_is_one_for_a_symmetric_collection_and_high_for_a_handed_one():
+    rng = np.random.default_rng(0)
+    # each "photo" is a random point; mirroring swaps the two halves of its feature vector
+    left, right = rng.normal(size=(2, 2000, 8))
+    symmetric, symmetric_mirrored = np.hstack([left, right]), np.hstack([right, left])
+    assert mirror_ratio(symmetric, symmetric_mirrored) == pytest.approx(1.0, abs=0.05)
+    half = left
+    handed = np.hstack([half + 3.0, half])  # every photo has its bright side on the left
+    handed_mirrored = np.hstack([half, half + 3.0])
+    assert mirror_ratio(handed, handed_mirrored) > 2.0
