@@ -16,7 +16,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from latentsearch.encoder.config import TrainConfig
 from latentsearch.encoder.inference import encode_images
+from latentsearch.encoder.training import load_train_config
 from latentsearch.indexer.faiss_helpers import prepare_vectors
 from latentsearch.indexer.outliers import OutlierScore, errors_of, known_errors, rebuild, score
 from latentsearch.indexer.projection import CollectionMap, collection_map
@@ -130,6 +132,10 @@ class Explorer:
         error = float(errors_of(batch, rebuilt)[0])
         outlier = None if self.errors is None else score(error, self.errors)
         return ModelView(query.image, code[0], np.clip(rebuilt[0], 0, 1), error, outlier)
+
+    def training(self) -> TrainConfig:
+        """How the index's model was trained, with the reasons for its auto choices."""
+        return load_train_config(self.bundle.model.path)
 
     def collection_map(self) -> CollectionMap:
         """The 2-D map, computed on first use (raises ``NoMapError`` where it cannot be)."""

@@ -25,7 +25,7 @@ from latentsearch.webapp.generate import generate_panel
 from latentsearch.webapp.insight import show_map, show_model_view
 from latentsearch.webapp.query_input import current_query, forget_collection_query, query_controls
 from latentsearch.webapp.results import show_results
-from latentsearch.webapp.views import collection_summary
+from latentsearch.webapp.views import collection_summary, training_summary
 
 INDEX_ENV = "LATENTSEARCH_INDEX"
 INTRO = (
@@ -68,6 +68,8 @@ def sidebar(explorer: Explorer) -> int:
     with st.sidebar:
         st.header("Collection")
         st.markdown(collection_summary(explorer.bundle.manifest))
+        with st.expander("Training: what was chosen, and why"):
+            st.markdown(training_summary(explorer.training()))
         return st.slider("Results per column", min_value=1, max_value=50, value=12)
 
 

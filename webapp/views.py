@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from latentsearch.encoder.config import ModelConfig, from_dict
+from latentsearch.encoder.config import ModelConfig, TrainConfig, from_dict
 from latentsearch.indexer.bundle import Manifest
 from latentsearch.indexer.codebook_index import code_bytes, index_bits
 from latentsearch.indexer.explore import precision
@@ -65,6 +65,14 @@ def collection_summary(manifest: Manifest) -> str:
     ]
     if manifest.skipped:
         lines.append(f"- {len(manifest.skipped)} unreadable files skipped")
+    return "\n".join(lines)
+
+
+def training_summary(config: TrainConfig) -> str:
+    """How the model was trained: settings chosen from the collection, with the reason."""
+    lines = [f"- {name.replace('_', ' ')}: {reason}" for name, reason in config.reasons.items()]
+    if not lines:  # a model trained with every setting given, or before choices were kept
+        lines = [f"- {config.epochs} epochs of batch {config.batch_size}, as set"]
     return "\n".join(lines)
 
 

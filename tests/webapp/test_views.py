@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from latentsearch.encoder.adaptive import resolve_training
+from latentsearch.encoder.config import TrainConfig
 from latentsearch.indexer.bundle import Manifest
 from latentsearch.indexer.outliers import OutlierScore
 from latentsearch.indexer.search import Hit
@@ -14,6 +16,7 @@ from latentsearch.webapp.views import (
     matches_label,
     outlier_text,
     outlier_warning,
+    training_summary,
 )
 
 
@@ -53,6 +56,16 @@ def test_collection_summary_shows_counts_compression_model_and_build():
     assert "vae autoencoder, 32×32×3 input, bilinear decoder" in text
     assert "index: HNSW32, metric l2" in text
     assert "built: 2026-01-02T03:04:05+0000 in 83 s" in text
+
+
+def test_training_summary_gives_each_auto_choice_with_its_reason():
+    chosen = resolve_training(TrainConfig(), 2062)
+    text = training_summary(chosen)
+    assert "- batch size: 32: the largest" in text
+    assert "- epochs: 26: about 1500 optimiser steps" in text
+    assert training_summary(TrainConfig(epochs=3, batch_size=8)) == (
+        "- 3 epochs of batch 8, as set"
+    )
 
 
 def test_outlier_texts_warn_only_above_the_threshold():
