@@ -15,12 +15,10 @@ from latentsearch.indexer.evaluation import PrecisionReport, leave_one_out_preci
 from latentsearch.indexer.train import train_on_folder
 
 log = logging.getLogger(__name__)
-# small digits train fast with the transpose decoder; 32 floats are plenty for them
-DEMO_MODEL = ModelConfig(
-    image_size=32, channels=1, latent_dim=32, filters=(32, 64, 128), decoder="transpose"
-)
-# a mirrored digit is not the same digit: no mirror-invariant search code
-DEMO_TRAINING = TrainConfig(epochs=15, batch_size=64, mirror=False)
+# the defaults a user gets from `latentsearch train --data builtin` (grey digits); training
+# length, batch size and search code are chosen from the corpus (encoder.adaptive)
+DEMO_MODEL = ModelConfig(channels=1)
+DEMO_TRAINING = TrainConfig()
 
 
 @dataclass(frozen=True)
