@@ -19,8 +19,8 @@ from latentsearch.encoder.config import GENERATIVE, ConfigError, ModelConfig
 
 TIED_HIDDEN = 512  # width of the tied dense autoencoder's hidden layer
 # Keras' default 0.99 leaves the running statistics half at their initial values after
-# 70 steps: on 2,000 photos the saved model reconstructed 2x worse in inference than in
-# training mode, 1.05x with 0.9 (docs/quality.md)
+# 75 steps: on 2,000 photos the saved model reconstructed 1.9x worse in inference than in
+# training mode, 1.06x with 0.9 (docs/quality.md)
 BN_MOMENTUM = 0.9
 BIT_NOISE = 1.0  # std of the training noise on a binary code's centred pre-activation
 
