@@ -76,7 +76,8 @@ def search_parts(
     """
     encoder, decoder = autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder")
     reasons, mirror = dict(train.reasons), train.mirror
-    if not uses_features(config, train.search_code) or len(images) <= config.latent_dim:
+    too_few = train.search_code == "auto" and len(images) <= config.latent_dim
+    if not uses_features(config, train.search_code) or too_few:
         reasons["search_code"] = _bottleneck_reason(config, train, len(images))
         return (encoder, decoder), replace(train, search_code="bottleneck", reasons=reasons)
     if mirror is None:

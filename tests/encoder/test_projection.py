@@ -189,3 +189,10 @@ def test_mirror_test_tells_a_symmetric_collection_from_a_handed_one(trained):
     handed[:, :, :4] = 1.0  # a white band on the left of every photo
     alike, reason = mirror_looks_alike(encoder, handed)
     assert not alike and reason.startswith("off")
+
+
+def test_asked_for_features_with_too_few_photos_is_an_error(trained):
+    model, _, images = trained
+    asked = TrainConfig(search_code="features", mirror=False)
+    with pytest.raises(ConfigError, match="cannot project"):
+        search_parts(model, TINY, asked, images[:5])
