@@ -25,10 +25,14 @@ BATCH_SIZES = (32, 64, 128)  # smallest to largest, powers of two
 MIRROR_QUERIES = 1000  # photos whose mirror image is compared with the collection
 
 
+def validates(count: int, config: TrainConfig) -> bool:
+    """Whether training on ``count`` images holds some back for validation (10 or more)."""
+    return config.validation_split > 0 and count >= 10
+
+
 def training_images(count: int, config: TrainConfig) -> int:
     """How many of ``count`` images train (the rest validate), as ``train_autoencoder`` splits."""
-    validating = config.validation_split > 0 and count >= 10
-    return count - int(count * config.validation_split) if validating else count
+    return count - int(count * config.validation_split) if validates(count, config) else count
 
 
 def choose_batch_size(train_count: int) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from latentsearch.encoder.adaptive import resolve_training
+from latentsearch.encoder.adaptive import resolve_training, validates
 from latentsearch.encoder.config import (
     LossConfig,
     MissingLabelsError,
@@ -82,7 +82,7 @@ def train_autoencoder(
     order = np.random.default_rng(train_config.seed).permutation(len(images))
     images = images[order]
     inputs = _model_inputs(images, model_config, None if labels is None else labels[order])
-    has_validation = train_config.validation_split > 0 and len(images) >= 10
+    has_validation = validates(len(images), train_config)
     history = model.fit(
         inputs,
         images,
