@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import faiss
@@ -133,8 +134,10 @@ class Explorer:
         outlier = None if self.errors is None else score(error, self.errors)
         return ModelView(query.image, code[0], np.clip(rebuilt[0], 0, 1), error, outlier)
 
+    @cached_property
     def training(self) -> TrainConfig:
-        """How the index's model was trained, with the reasons for its auto choices."""
+        """How the index's model was trained, with the reasons for its auto choices (read
+        once: the page asks on every rerun)."""
         return load_train_config(self.bundle.model.path)
 
     def collection_map(self) -> CollectionMap:

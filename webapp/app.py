@@ -69,7 +69,7 @@ def sidebar(explorer: Explorer) -> int:
         st.header("Collection")
         st.markdown(collection_summary(explorer.bundle.manifest))
         with st.expander("Training: what was chosen, and why"):
-            st.markdown(training_summary(explorer.training()))
+            st.markdown(training_summary(explorer.training))
         return st.slider("Results per column", min_value=1, max_value=50, value=12)
 
 

@@ -55,6 +55,9 @@ def test_page_invites_a_query_and_describes_the_collection(open_page, built_inde
     assert not page.exception and not page.error
     assert "pick one from the collection" in page.info[0].value
     assert f"**{N_IMAGES:,}** images from" in page.sidebar.markdown[0].value
+    training = page.sidebar.expander[0]
+    assert training.label == "Training: what was chosen, and why"
+    assert "- search code: " in training.markdown[0].value
     assert "Map of the collection" in [h.value for h in page.subheader]
     assert not result_columns(page)
 
