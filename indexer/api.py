@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,10 +21,56 @@ from urllib.parse import parse_qs, urlsplit
 from latentsearch.indexer.bundle import current_index_build
 from latentsearch.indexer.explore import Explorer
 from latentsearch.indexer.images import ImageReadError
-from latentsearch.indexer.query import MAX_UPLOAD_MB, UploadTooLargeError
+from latentsearch.indexer.query import MAX_UPLOAD_MB, BusyError, UploadTooLargeError
 
 log = logging.getLogger(__name__)
 MAX_K = 100
+BODY_SECONDS = 60  # a whole upload must arrive within this, however slowly it trickles
+READ_CHUNK = 2**16
+MAX_CONNECTIONS = 64  # open connections served at once; more are answered 503 and closed
+
+
+class Refusal(Exception):
+    """A request answered with an error status, and the connection closed after it."""
+
+    def __init__(self, status: HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def body_length(headers) -> int:
+    """The upload's byte count from ``Content-Length``, refusing what cannot be trusted.
+
+    A chunked body, a missing, negative, non-numeric or repeated length, or one over the
+    cap, is refused before any of the body is read: reading on would let a client stream
+    without limit or smuggle a second request inside the first.
+    """
+    if headers.get("Transfer-Encoding") is not None:
+        raise Refusal(HTTPStatus.NOT_IMPLEMENTED, "send the body with Content-Length")
+    lengths = headers.get_all("Content-Length") or []
+    if not lengths:
+        raise Refusal(HTTPStatus.LENGTH_REQUIRED, "Content-Length is required")
+    if len(lengths) > 1 or not lengths[0].strip().isdigit():
+        raise Refusal(HTTPStatus.BAD_REQUEST, "need one Content-Length of 0 or more bytes")
+    length = int(lengths[0])
+    if length > MAX_UPLOAD_MB * 2**20:
+        message = f"the body is {length} bytes; the limit is {MAX_UPLOAD_MB} MB"
+        raise Refusal(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, message)
+    return length
+
+
+def read_body(stream, length: int, seconds: float) -> bytes:
+    """``length`` bytes from ``stream`` within ``seconds``; refused if the client stops short."""
+    deadline, parts, left = time.monotonic() + seconds, [], length
+    while left:
+        chunk = stream.read1(min(left, READ_CHUNK))
+        if not chunk:
+            raise Refusal(HTTPStatus.BAD_REQUEST, "the body ended before Content-Length")
+        parts.append(chunk)
+        left -= len(chunk)
+        if left and time.monotonic() > deadline:
+            raise Refusal(HTTPStatus.REQUEST_TIMEOUT, f"the body took over {seconds:g} s")
+    return b"".join(parts)
 
 
 class SearchHandler(BaseHTTPRequestHandler):
@@ -41,20 +89,29 @@ class SearchHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         url = urlsplit(self.path)
-        if url.path != "/search":
-            return self._reply(HTTPStatus.NOT_FOUND, {"error": "use POST /search"})
         try:
-            k = int(parse_qs(url.query).get("k", ["10"])[0])
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            return self._reply(HTTPStatus.BAD_REQUEST, {"error": "need ?k=N and Content-Length"})
-        if not 1 <= k <= MAX_K:
-            return self._reply(HTTPStatus.BAD_REQUEST, {"error": f"k must be 1..{MAX_K}"})
-        if length > MAX_UPLOAD_MB * 2**20:  # refused before a byte of it is read
+            if url.path != "/search":
+                raise Refusal(HTTPStatus.NOT_FOUND, "use POST /search")
+            try:
+                k = int(parse_qs(url.query).get("k", ["10"])[0])
+            except ValueError:
+                raise Refusal(HTTPStatus.BAD_REQUEST, "need ?k=N") from None
+            if not 1 <= k <= MAX_K:
+                raise Refusal(HTTPStatus.BAD_REQUEST, f"k must be 1..{MAX_K}")
+            body = read_body(self.rfile, body_length(self.headers), BODY_SECONDS)
+        except Refusal as refusal:  # the body was not read: the connection cannot be reused
             self.close_connection = True
-            message = f"the body is {length} bytes; the limit is {MAX_UPLOAD_MB} MB"
-            return self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": message})
-        self._search(self.rfile.read(length), k)
+            return self._reply(refusal.status, {"error": str(refusal)})
+        except OSError:  # the client went away or stalled past the socket timeout
+            self.close_connection = True
+            return None
+        self._search(body, k)
+
+    def _not_allowed(self) -> None:
+        self.close_connection = True
+        self._reply(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "use GET /health or POST /search"})
+
+    do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
 
     def _search(self, body: bytes, k: int) -> None:
         explorer = self.server.explorer
@@ -64,6 +121,8 @@ class SearchHandler(BaseHTTPRequestHandler):
             return self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": str(err)})
         except ImageReadError as err:
             return self._reply(HTTPStatus.BAD_REQUEST, {"error": err.reason})
+        except BusyError as err:
+            return self._reply(HTTPStatus.SERVICE_UNAVAILABLE, {"error": str(err)})
         self._reply(HTTPStatus.OK, explorer.search(query, k).to_json())
 
     def _reply(self, status: HTTPStatus, payload: dict) -> None:
@@ -71,11 +130,23 @@ class SearchHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        if status == HTTPStatus.METHOD_NOT_ALLOWED:
+            self.send_header("Allow", "GET, POST")
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:
         log.debug("%s %s", self.address_string(), format % args)
+
+
+_BUSY_BODY = json.dumps({"error": "too many open connections; try again"}).encode()
+BUSY_REPLY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY)
+)
 
 
 class SearchServer(ThreadingHTTPServer):
@@ -86,7 +157,25 @@ class SearchServer(ThreadingHTTPServer):
 
     def __init__(self, explorer: Explorer, host: str, port: int) -> None:
         self.explorer = explorer
+        self.connection_slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__((host, port), SearchHandler)
+
+    def process_request(self, request, client_address) -> None:
+        """A thread for the connection if one of ``MAX_CONNECTIONS`` is free, else a 503."""
+        if not self.connection_slots.acquire(blocking=False):
+            try:
+                request.sendall(BUSY_REPLY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connection_slots.release()
 
 
 def make_server(index_dir: str | Path, host: str = "127.0.0.1", port: int = 0) -> SearchServer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +20,21 @@ MAX_UPLOAD_MB = 20
 # from its header, before any decoding (Pillow's own bomb limit is ~89 MP).
 MAX_UPLOAD_PIXELS = 50_000_000
 PREVIEW_SIDE = 256
+# Uploads decoded at once per process (page or API): each may take ~150 MB at the pixel
+# cap, so N hostile uploads wait their turn instead of adding N x 150 MB (docs/reliability.md)
+DECODE_SLOTS = 2
+DECODE_WAIT_SECONDS = 30
+_decode_slots = threading.BoundedSemaphore(DECODE_SLOTS)
 # What Pillow reports for the formats the page accepts; MPO is a multi-picture JPEG.
 ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF"})
 
 
 class UploadTooLargeError(ValueError):
     """An upload is over the size limit; the message says by how much."""
+
+
+class BusyError(RuntimeError):
+    """Every decode slot stayed taken for ``DECODE_WAIT_SECONDS``: try again shortly."""
 
 
 class QueryError(LookupError):
@@ -92,10 +102,17 @@ def check_upload(
 def from_upload(
     name: str, data: bytes, size: int, channels: int, limit_mb: int = MAX_UPLOAD_MB
 ) -> QueryImage:
-    """An uploaded file as a query; raises ``UploadTooLargeError`` or ``ImageReadError``."""
+    """An uploaded file as a query; raises ``UploadTooLargeError``, ``ImageReadError`` or
+    ``BusyError`` (no decode slot free in time)."""
     check_upload(data, limit_mb)
-    image = load_image(data, size, channels)
-    return QueryImage(image=image, name=name, preview=make_thumbnail(data, PREVIEW_SIDE))
+    if not _decode_slots.acquire(timeout=DECODE_WAIT_SECONDS):
+        raise BusyError(f"{DECODE_SLOTS} other uploads are being read; try again in a few seconds")
+    try:
+        image = load_image(data, size, channels)
+        preview = make_thumbnail(data, PREVIEW_SIDE)
+    finally:
+        _decode_slots.release()
+    return QueryImage(image=image, name=name, preview=preview)
 
 
 def stored_image(bundle: IndexBundle, row: int) -> np.ndarray:

@@ -12,7 +12,13 @@ import streamlit as st
 from latentsearch.indexer.explore import Explorer
 from latentsearch.indexer.images import ImageReadError
 from latentsearch.indexer.imagine import imagined_query
-from latentsearch.indexer.query import MAX_UPLOAD_MB, QueryError, QueryImage, UploadTooLargeError
+from latentsearch.indexer.query import (
+    MAX_UPLOAD_MB,
+    BusyError,
+    QueryError,
+    QueryImage,
+    UploadTooLargeError,
+)
 from latentsearch.webapp.views import (
     ACCEPTED_TEXT,
     matches_label,
@@ -122,4 +128,6 @@ def current_query(explorer: Explorer) -> QueryImage | None:
         st.error(too_large_error(upload.name, str(err)))
     except ImageReadError as err:
         st.error(upload_error(upload.name, err.reason))
+    except BusyError as err:
+        st.warning(f"The server is busy: {err}.")
     return None
