@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 from http import HTTPStatus
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 MAX_K = 100
 BODY_SECONDS = 60  # a whole upload must arrive within this, however slowly it trickles
 READ_CHUNK = 2**16
+LINGER_SECONDS, LINGER_READS = 1.0, 16  # after a refusal: at most 1 MB or 1 s per read
 MAX_CONNECTIONS = 64  # open connections served at once; more are answered 503 and closed
 
 
@@ -101,11 +103,25 @@ class SearchHandler(BaseHTTPRequestHandler):
             body = read_body(self.rfile, body_length(self.headers), BODY_SECONDS)
         except Refusal as refusal:  # the body was not read: the connection cannot be reused
             self.close_connection = True
-            return self._reply(refusal.status, {"error": str(refusal)})
+            self._reply(refusal.status, {"error": str(refusal)})
+            return self._linger()
         except OSError:  # the client went away or stalled past the socket timeout
             self.close_connection = True
             return None
         self._search(body, k)
+
+    def _linger(self) -> None:
+        """Close after the answer, discarding a little of what the client still sends, so
+        the close is not a reset that could destroy the answer before the client reads it."""
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(LINGER_SECONDS)
+            for _ in range(LINGER_READS):
+                if not self.connection.recv(READ_CHUNK):
+                    break
+        except OSError:
+            pass
 
     def _not_allowed(self) -> None:
         self.close_connection = True

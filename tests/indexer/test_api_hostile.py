@@ -38,12 +38,15 @@ def exchange(port: int, raw: bytes, pause: float = 0.0, more: bytes = b"") -> by
     """Send ``raw`` (then ``more`` after ``pause`` s); everything read until the server
     closes."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(raw)
-        if pause:
-            time.sleep(pause)
-        if more:
-            sock.sendall(more)
-        sock.shutdown(socket.SHUT_WR)
+        try:  # the server may answer and close before all of it is sent
+            sock.sendall(raw)
+            if pause:
+                time.sleep(pause)
+            if more:
+                sock.sendall(more)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
         received = b""
         while chunk := sock.recv(65536):
             received += chunk
