@@ -25,7 +25,7 @@ from latentsearch.webapp.generate import generate_panel
 from latentsearch.webapp.insight import show_map, show_model_view
 from latentsearch.webapp.query_input import current_query, forget_collection_query, query_controls
 from latentsearch.webapp.results import show_results
-from latentsearch.webapp.views import collection_summary, training_summary
+from latentsearch.webapp.views import collection_summary, literal, training_summary
 
 INDEX_ENV = "LATENTSEARCH_INDEX"
 INTRO = (
@@ -60,7 +60,11 @@ def choose_index(index_dirs: list[str]) -> str:
     if len(index_dirs) == 1:
         return index_dirs[0]
     return st.sidebar.selectbox(
-        "Index", index_dirs, key="index_choice", on_change=forget_collection_query
+        "Index",
+        index_dirs,
+        format_func=lambda folder: Path(folder).name,  # not the server's paths
+        key="index_choice",
+        on_change=forget_collection_query,
     )
 
 
@@ -101,7 +105,7 @@ def main() -> None:
     try:
         page(index_dir)
     except USER_ERRORS as err:
-        st.error(f"Cannot search this index: {err}")
+        st.error(f"Cannot search this index: {literal(err)}")
     except Exception as err:  # the page must never show a traceback
         log.exception("unexpected error on the search page")
         st.error(f"Something went wrong ({type(err).__name__}); the details are in the log.")

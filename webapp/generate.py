@@ -13,7 +13,7 @@ from latentsearch.indexer.explore import Explorer
 from latentsearch.indexer.imagine import can_generate, imagine
 from latentsearch.indexer.query import QueryImage
 from latentsearch.webapp.query_input import GENERATED, use_generated
-from latentsearch.webapp.views import enlarge
+from latentsearch.webapp.views import enlarge, literal
 
 COUNT = 6
 PER_ROW = 6
@@ -61,7 +61,7 @@ def _gallery() -> None:
                 break
             with cell:
                 name = f"{shown['source']} #{n + 1}"
-                st.image(enlarge(images[n]), caption=name, width="stretch")
+                st.image(enlarge(images[n]), caption=literal(name), width="stretch")
                 st.button(
                     "Search with this",
                     key=f"search-generated-{n}",

@@ -8,7 +8,7 @@ from latentsearch.indexer.explore import Explorer, ModelView
 from latentsearch.indexer.projection import NoMapError
 from latentsearch.indexer.query import QueryImage
 from latentsearch.webapp.charts import map_chart, map_frame
-from latentsearch.webapp.views import enlarge, outlier_text, outlier_warning
+from latentsearch.webapp.views import enlarge, literal, outlier_text, outlier_warning
 
 OUTLIER_HELP = (
     "How badly the autoencoder rebuilds this photo, ranked among the errors of every "
@@ -37,10 +37,10 @@ def _outlier_panel(view: ModelView) -> None:
 def show_model_view(query: QueryImage, view: ModelView) -> None:
     """The query, the model's input (enlarged), its reconstruction and the outlier score."""
     size = view.model_input.shape[0]
-    label = f" · label {query.label}" if query.label else ""
+    label = f" · label {literal(query.label)}" if query.label else ""
     cells = st.columns([2, 2, 2, 3], vertical_alignment="top")
     with cells[0]:
-        st.image(query.preview, caption=f"Query: {query.name}{label}", width="stretch")
+        st.image(query.preview, caption=f"Query: {literal(query.name)}{label}", width="stretch")
     with cells[1]:
         st.image(enlarge(view.model_input), caption=f"What the model sees ({size}×{size})")
     with cells[2]:
@@ -55,7 +55,7 @@ def show_map(explorer: Explorer, view: ModelView | None) -> None:
     try:
         cmap = explorer.collection_map()
     except NoMapError as err:
-        st.info(f"No map for this index: {err}.")
+        st.info(f"No map for this index: {literal(err)}.")
         return
     labels = [explorer.bundle.metadata.labels[row] for row in cmap.rows]
     names = [explorer.names[row] for row in cmap.rows]

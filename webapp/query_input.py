@@ -21,6 +21,7 @@ from latentsearch.indexer.query import (
 )
 from latentsearch.webapp.views import (
     ACCEPTED_TEXT,
+    literal,
     matches_label,
     too_large_error,
     upload_error,
@@ -91,7 +92,7 @@ def _pick_tab(explorer: Explorer) -> None:
         return
     rows, total = explorer.find(text, MATCHES_SHOWN)
     if not rows:
-        st.caption(f"No image name contains “{text}”.")
+        st.caption(f"No image name contains “{literal(text)}”.")
         return
     shown = matches_label(len(rows), total)
     row = st.selectbox(shown, rows, format_func=explorer.names.__getitem__, key="match")
@@ -117,7 +118,7 @@ def current_query(explorer: Explorer) -> QueryImage | None:
         try:
             return explorer.pick(state["row"])
         except QueryError as err:
-            st.error(f"Cannot use that image: {err}.")
+            st.error(f"Cannot use that image: {literal(err)}.")
             return None
     upload = st.session_state.get("upload")
     if upload is None:
@@ -129,5 +130,5 @@ def current_query(explorer: Explorer) -> QueryImage | None:
     except ImageReadError as err:
         st.error(upload_error(upload.name, err.reason))
     except BusyError as err:
-        st.warning(f"The server is busy: {err}.")
+        st.warning(f"The server is busy: {literal(err)}.")
     return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import string
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +21,30 @@ ACCEPTED_TEXT = "JPEG, PNG, WebP, BMP or GIF"
 DISPLAY_SIDE = 160  # pixels: the model's 32x32 input and its reconstruction, enlarged
 
 
+_MARKDOWN_ESCAPES = {ord(c): "\\" + c for c in string.punctuation} | {ord(c): " " for c in "\r\n\t"}
+
+
+# GFM turns www.x, http(s):// and a@b.c into links even when escaped; an invisible word
+# joiner before them means they no longer start a word, which such links must
+_AUTOLINK_START = re.compile(r"(www|https?|@)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
+
+
+def literal(text: object) -> str:
+    """``text`` as Markdown that shows exactly those characters, on one line.
+
+    Streamlit renders Markdown in captions, messages and labels, so a file named
+    ``[prize](x.html)`` or ``![t](x.png)`` would become a live link or an image every
+    visitor's browser fetches. Every ASCII punctuation character is backslash-escaped
+    (CommonMark shows it as itself, and no Streamlit directive starts).
+    """
+    unlinked = _AUTOLINK_START.sub(WORD_JOINER + r"\1", str(text))
+    return unlinked.translate(_MARKDOWN_ESCAPES)
+
+
 def hit_caption(hit: Hit) -> str:
-    label = f"{hit.label} · " if hit.label else ""
-    return f"#{hit.rank} {label}{Path(hit.path).name} · d={hit.distance:.3f}"
+    label = f"{literal(hit.label)} · " if hit.label else ""
+    return f"#{hit.rank} {label}{literal(Path(hit.path).name)} · d={hit.distance:.3f}"
 
 
 def column_caption(hits: list[Hit], millis: float, label: str | None) -> str:
@@ -30,7 +53,7 @@ def column_caption(hits: list[Hit], millis: float, label: str | None) -> str:
     share = precision(hits, label)
     if share is not None:
         same = sum(hit.label == label for hit in hits)
-        text += f" · precision {share:.0%} ({same} of {len(hits)} are {label})"
+        text += f" · precision {share:.0%} ({same} of {len(hits)} are {literal(label)})"
     return text
 
 
@@ -57,7 +80,7 @@ def code_summary(manifest: Manifest) -> str:
 def collection_summary(manifest: Manifest) -> str:
     config = manifest.model_config
     lines = [
-        f"- **{manifest.count:,}** images from `{manifest.data_root}`",
+        f"- **{manifest.count:,}** images from {literal(Path(manifest.data_root).name)}",
         f"- model: {model_summary(config)}",
         f"- code: {code_summary(manifest)}",
         f"- index: {manifest.index_type}, metric {manifest.metric}",
@@ -101,12 +124,12 @@ def matches_label(shown: int, total: int) -> str:
 
 
 def upload_error(name: str, reason: str) -> str:
-    return f"Could not read **{name}**: {reason}. Try a {ACCEPTED_TEXT} photo."
+    return f"Could not read **{literal(name)}**: {literal(reason)}. Try a {ACCEPTED_TEXT} photo."
 
 
 def too_large_error(name: str, reason: str) -> str:
     limits = f"at most {MAX_UPLOAD_MB} MB and {MAX_UPLOAD_PIXELS // 1_000_000} megapixels"
-    return f"**{name}** is too large: {reason}. Try a smaller photo ({limits})."
+    return f"**{literal(name)}** is too large: {literal(reason)}. Try a smaller photo ({limits})."
 
 
 def enlarge(image: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:

@@ -7,7 +7,9 @@ downloads a browser here: it drives the system one, which only ever talks to loc
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +20,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+
+from latentsearch.webapp.views import WORD_JOINER
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -50,12 +54,13 @@ def wait_until_healthy(url: str, server: subprocess.Popen, timeout: float = 90) 
     raise TimeoutError(f"no healthy server at {url} after {timeout} s")
 
 
-@pytest.fixture
-def server_url(built_index_dir, tmp_path):
+@contextlib.contextmanager
+def running_app(index_dir: Path, log_path: Path):
+    """``latentsearch app --index index_dir`` on a free port; yields its URL, then stops it."""
     port = free_port()
     command = [sys.executable, "-m", "latentsearch.indexer.cli", "app",
-               "--index", str(built_index_dir), "--port", str(port)]  # fmt: skip
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed below
+               "--index", str(index_dir), "--port", str(port)]  # fmt: skip
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
     # its own process group: `app` starts streamlit as a child, and both must stop
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://localhost:{port}"
@@ -69,6 +74,12 @@ def server_url(built_index_dir, tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
         log.close()
+
+
+@pytest.fixture
+def server_url(built_index_dir, tmp_path):
+    with running_app(built_index_dir, tmp_path / "server.log") as url:
+        yield url
 
 
 @pytest.fixture
@@ -129,3 +140,39 @@ def test_upload_in_a_real_browser_shows_both_result_columns(
     shot = tmp_path / "search-page.png"
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000
+
+
+# Markdown that would make a link, an image, bold HTML or an autolink if rendered
+HOSTILE_LABEL = "[claim](prize.html)"
+HOSTILE_FILE = "![t](x.png) <b>b www.evil.com me@evil.com [win](http:go).png"  # no "/"
+
+
+@pytest.fixture
+def hostile_index(tmp_path, image_folder, trained_model_dir):
+    from latentsearch.indexer.build import BuildSettings, build_index
+
+    folder = tmp_path / "hostile"
+    shutil.copytree(image_folder, folder)
+    (folder / HOSTILE_LABEL).mkdir()
+    shutil.copy(image_folder / "green" / "03.png", folder / HOSTILE_LABEL / HOSTILE_FILE)
+    out = tmp_path / "index"
+    build_index(folder, trained_model_dir, out, BuildSettings(batch_size=16, workers=2))
+    return out, folder / HOSTILE_LABEL / HOSTILE_FILE
+
+
+def test_file_and_folder_names_show_as_plain_text(hostile_index, browser_page, tmp_path):
+    index_dir, hostile_file = hostile_index
+    page = browser_page
+    with running_app(index_dir, tmp_path / "server.log") as url:
+        page.goto(url)
+        page.locator(IDLE).wait_for(timeout=90_000)
+        page.locator("input[type=file]").set_input_files(str(hostile_file))
+        page.get_by_text("Query: ![t]").wait_for(timeout=60_000)
+        page.locator(IDLE).wait_for(timeout=60_000)
+        captions = page.locator("[data-testid=stImageCaption]")
+        texts = [text.replace(WORD_JOINER, "") for text in captions.all_inner_texts()]
+        assert f"Query: {HOSTILE_FILE}" in texts  # the upload's own name
+        assert any(text.startswith(f"#1 {HOSTILE_LABEL} · {HOSTILE_FILE}") for text in texts)
+        for element in ("a", "img", "b"):
+            assert captions.locator(element).count() == 0, f"a name made an <{element}>"
+        assert page.locator("a[href*=prize], a[href*=evil], img[src*='x.png']").count() == 0

@@ -1,6 +1,9 @@
 """Text, pictures and the chart of the search page, apart from Streamlit."""
 
+import html
+
 import numpy as np
+import pytest
 
 from latentsearch.encoder.adaptive import resolve_training
 from latentsearch.encoder.config import TrainConfig
@@ -9,10 +12,12 @@ from latentsearch.indexer.outliers import OutlierScore
 from latentsearch.indexer.search import Hit
 from latentsearch.webapp.charts import map_chart, map_frame
 from latentsearch.webapp.views import (
+    WORD_JOINER,
     collection_summary,
     column_caption,
     enlarge,
     hit_caption,
+    literal,
     matches_label,
     outlier_text,
     outlier_warning,
@@ -22,9 +27,25 @@ from latentsearch.webapp.views import (
 
 def test_hit_caption_names_rank_label_file_and_distance():
     hit = Hit(rank=2, id=7, path="/photos/cat/0001.jpg", label="cat", distance=1.23456)
-    assert hit_caption(hit) == "#2 cat · 0001.jpg · d=1.235"
+    assert hit_caption(hit) == "#2 cat · 0001\\.jpg · d=1.235"  # shown as 0001.jpg
     unlabelled = Hit(rank=1, id=0, path="/photos/x.png", label=None, distance=0.0)
-    assert hit_caption(unlabelled) == "#1 x.png · d=0.000"
+    assert hit_caption(unlabelled) == "#1 x\\.png · d=0.000"
+
+
+HOSTILE = [
+    "![t](x.png) [claim your prize](http:evil) <b>bold</b>.jpg",
+    "<http:evil> www.evil.com **x** _y_ `z` ~s~ :red[r] $x^2$ :material/home:",
+    "# heading\n- item\n> quote | a | b |\\",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_literal_names_render_as_their_own_text(name):
+    markdown_it = pytest.importorskip("markdown_it", reason="markdown-it-py comes with keras")
+    parser = markdown_it.MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    rendered = parser.render(literal(name)).replace(WORD_JOINER, "")
+    assert "<a" not in rendered and "<img" not in rendered and "<b>" not in rendered
+    assert rendered.strip() == f"<p>{html.escape(name.replace(chr(10), ' '), quote=False)}</p>"
 
 
 def test_column_caption_gives_time_and_precision_for_a_labelled_query():
