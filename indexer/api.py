@@ -3,12 +3,13 @@
 ``POST /search?k=N`` with the image's bytes as the body answers what ``latentsearch search
 --json`` prints; ``GET /health`` answers the number of indexed images. Uploads get the
 page's checks (size and pixel caps, format from the bytes) and stay in memory. It binds
-to loopback unless told otherwise, and has no authentication: put a proxy in front of it
-before exposing it.
+to loopback unless told otherwise; with a token it refuses requests without it. Put a
+proxy with TLS in front of it before exposing it (README).
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import socket
@@ -84,12 +85,27 @@ class SearchHandler(BaseHTTPRequestHandler):
     # the client's delayed ACK, adding ~40 ms to every answer on a keep-alive connection.
     disable_nagle_algorithm = True
 
+    def _authorised(self) -> bool:
+        """True when the server has no token or the request carries it; else answers 401."""
+        token = self.server.token
+        if token is None or hmac.compare_digest(
+            self.headers.get("Authorization", "").encode(), f"Bearer {token}".encode()
+        ):
+            return True
+        self.close_connection = True
+        self._reply(HTTPStatus.UNAUTHORIZED, {"error": "send 'Authorization: Bearer TOKEN'"})
+        return False
+
     def do_GET(self) -> None:
+        if not self._authorised():
+            return None
         if urlsplit(self.path).path != "/health":
             return self._reply(HTTPStatus.NOT_FOUND, {"error": "use POST /search"})
         self._reply(HTTPStatus.OK, {"images": len(self.server.explorer)})
 
     def do_POST(self) -> None:
+        if not self._authorised():
+            return self._linger()
         url = urlsplit(self.path)
         try:
             if url.path != "/search":
@@ -148,6 +164,8 @@ class SearchHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         if status == HTTPStatus.METHOD_NOT_ALLOWED:
             self.send_header("Allow", "GET, POST")
+        if status == HTTPStatus.UNAUTHORIZED:
+            self.send_header("WWW-Authenticate", "Bearer")
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
@@ -171,8 +189,8 @@ class SearchServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # the default 5 drops connections under a burst of clients
 
-    def __init__(self, explorer: Explorer, host: str, port: int) -> None:
-        self.explorer = explorer
+    def __init__(self, explorer: Explorer, host: str, port: int, token: str | None = None):
+        self.explorer, self.token = explorer, token or None
         self.connection_slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__((host, port), SearchHandler)
 
@@ -194,9 +212,13 @@ class SearchServer(ThreadingHTTPServer):
             self.connection_slots.release()
 
 
-def make_server(index_dir: str | Path, host: str = "127.0.0.1", port: int = 0) -> SearchServer:
-    """Load the index's current build and bind (port 0: any free port)."""
-    return SearchServer(Explorer.open_build(current_index_build(index_dir)), host, port)
+def make_server(
+    index_dir: str | Path, host: str = "127.0.0.1", port: int = 0, token: str | None = None
+) -> SearchServer:
+    """Load the index's current build and bind (port 0: any free port); with a ``token``,
+    every request must carry it as ``Authorization: Bearer TOKEN``."""
+    explorer = Explorer.open_build(current_index_build(index_dir))
+    return SearchServer(explorer, host, port, token)
 
 
 def serve_until_interrupted(server: SearchServer) -> None:

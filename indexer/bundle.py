@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import shutil
 from dataclasses import asdict, dataclass, field
@@ -35,6 +36,7 @@ METADATA_FILE = "metadata.h5"
 MANIFEST_FILE = "manifest.json"
 MODEL_DIR = "model"
 log = logging.getLogger(__name__)
+TRUST_ENV = "LATENTSEARCH_TRUST_UNVERIFIED"  # "1": load builds that have no checksums
 _LIBRARIES = ("latentsearch", "tensorflow", "keras", "faiss-cpu", "numpy", "pillow", "h5py")
 
 
@@ -115,11 +117,22 @@ def current_index_build(index_dir: str | Path) -> Path:
 
 
 def verify_build(folder: Path, manifest: Manifest) -> None:
-    """Check every file of the build against the manifest's checksums, before reading any."""
+    """Check every file of the build against the manifest's checksums, before reading any.
+
+    A manifest without checksums (an old build, or one whose checksums were deleted) is
+    refused: with them gone, a corrupted vector could lead every search. ``--trust-unverified``
+    (``LATENTSEARCH_TRUST_UNVERIFIED=1``) loads it anyway, with a warning.
+    """
     if not (manifest.checksums and manifest.manifest_sha256):
+        if os.environ.get(TRUST_ENV) != "1":
+            raise IndexLoadError(
+                f"{folder} has no checksums (built before they were kept, or they were "
+                "removed), so damage to its files cannot be detected; rebuild it with "
+                "`latentsearch index`, or pass --trust-unverified to load it anyway"
+            )
         log.warning(
-            "%s was built before checksums were kept: damage to its files cannot be "
-            "detected; rebuild it with `latentsearch index` to add them",
+            "%s has no checksums: damage to its files cannot be detected; rebuild it with "
+            "`latentsearch index` to add them",
             folder,
         )
         return

@@ -15,6 +15,7 @@ log = logging.getLogger("latentsearch")
 # Kept in step with latentsearch.encoder.config (VARIANTS, CORRUPTIONS): too heavy to import here.
 VARIANTS = ["undercomplete", "denoising", "sparse", "contractive", "vae", "tied", "vqvae", "cvae"]
 CORRUPTIONS = ["gaussian", "cutout", "both", "patches"]
+TRUST_ENV = "LATENTSEARCH_TRUST_UNVERIFIED"  # as latentsearch.indexer.bundle.TRUST_ENV
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -138,6 +139,7 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--index", required=True, type=Path)
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_trust(p)
 
 
 def _add_bench(sub: argparse._SubParsersAction) -> None:
@@ -170,21 +172,45 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, help="decode threads (default: up to 8)")
 
 
+def _add_trust(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--trust-unverified",
+        action="store_true",
+        help="load an index whose manifest has no checksums (damage goes undetected)",
+    )
+
+
+def _add_exposure(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: loopback only)"
+    )
+    p.add_argument(
+        "--token",
+        default=os.environ.get("LATENTSEARCH_TOKEN"),
+        help="ask every visitor for this access token (default: $LATENTSEARCH_TOKEN; "
+        "the page takes it as ?token=..., the API as 'Authorization: Bearer ...')",
+    )
+
+
 def _add_app_and_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("app", help="serve the search page (Streamlit, headless)")
     p.add_argument(
         "--index", required=True, type=Path, action="append", help="repeat to offer a choice"
     )
     p.add_argument("--port", type=int, default=8501)
+    _add_exposure(p)
+    _add_trust(p)
     p = sub.add_parser("api", help="answer searches over HTTP with JSON (POST /search)")
     p.add_argument("--index", required=True, type=Path)
-    p.add_argument("--host", default="127.0.0.1", help="default: loopback only")
     p.add_argument("--port", type=int, default=8600, help="0: any free port")
+    _add_exposure(p)
+    _add_trust(p)
     p = sub.add_parser("demo", help="train + index the built-in corpus, report, serve")
     p.add_argument("--no-serve", action="store_true", help="stop after the quality table")
     p.add_argument("--workdir", type=Path, default=Path("latentsearch-demo"))
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--epochs", type=int, help="override the demo's training epochs")
+    _add_exposure(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     # Our own progress messages at INFO; other libraries' (faiss, absl) only when they warn.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    if getattr(args, "trust_unverified", False):  # read where builds load, page included
+        os.environ[TRUST_ENV] = "1"
     from latentsearch.indexer import commands  # heavy imports only after argument checks
 
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from urllib.parse import quote
 
 from latentsearch.encoder.config import LossConfig, ModelConfig, TrainConfig
 from latentsearch.encoder.sampling import write_sample_grid
@@ -144,11 +145,17 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def run_app(args: argparse.Namespace) -> int:
-    return serve(args.index, args.port)
+    return _serve_page(args.index, args)
+
+
+def _serve_page(index_dirs, args: argparse.Namespace) -> int:
+    query = f"/?token={quote(args.token)}" if args.token else ""
+    print(f"serving the search page on http://{args.host}:{args.port}{query}", flush=True)
+    return serve(index_dirs, args.port, args.host, args.token)
 
 
 def run_api(args: argparse.Namespace) -> int:
-    server = make_server(args.index, args.host, args.port)
+    server = make_server(args.index, args.host, args.port, args.token)
     host, port = server.server_address[:2]
     print(f"serving searches on http://{host}:{port}/search  (Ctrl+C stops)", flush=True)
     serve_until_interrupted(server)
@@ -164,8 +171,7 @@ def run_demo(args: argparse.Namespace) -> int:
             f"{report.index_dir}"
         )
         return 0
-    print(f"serving the search page on http://localhost:{args.port}  (Ctrl+C stops)")
-    return serve(report.index_dir, args.port)
+    return _serve_page(report.index_dir, args)
 
 
 def run_bench(args: argparse.Namespace) -> int:

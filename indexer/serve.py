@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import logging
+import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from latentsearch.encoder.versioned_dir import current_build
 
 INDEX_ENV = "LATENTSEARCH_INDEX"
+TOKEN_ENV = "LATENTSEARCH_TOKEN"  # when set, the page and the API ask for it
+LOOPBACK = "127.0.0.1"
+STOP_SECONDS = 10  # how long Streamlit gets to stop before it is killed
+log = logging.getLogger(__name__)
 
 
 def app_script() -> Path:
@@ -31,11 +40,12 @@ def index_list(index_dirs: IndexDirs) -> list[Path]:
     return [Path(d) for d in index_dirs]
 
 
-def streamlit_command(index_dirs: IndexDirs, port: int = 8501) -> list[str]:
+def streamlit_command(index_dirs: IndexDirs, port: int = 8501, host: str = LOOPBACK) -> list[str]:
     index_args = [arg for d in index_list(index_dirs) for arg in ("--index", str(d.resolve()))]
     return [
         sys.executable, "-m", "streamlit", "run", str(app_script()),
         "--server.headless", "true",
+        "--server.address", host,
         "--server.port", str(port),
         "--browser.gatherUsageStats", "false",
         # serving, not developing: polling the source files for edits only costs CPU
@@ -44,11 +54,54 @@ def streamlit_command(index_dirs: IndexDirs, port: int = 8501) -> list[str]:
     ]  # fmt: skip
 
 
-def serve(index_dirs: IndexDirs, port: int = 8501) -> int:
-    """Run the page in the foreground until interrupted; returns Streamlit's exit code."""
+def serve(
+    index_dirs: IndexDirs, port: int = 8501, host: str = LOOPBACK, token: str | None = None
+) -> int:
+    """Run the page in the foreground until interrupted or terminated (SIGINT, SIGTERM);
+    Streamlit stops with it. Returns Streamlit's exit code, 0 when stopped.
+
+    It listens on loopback unless ``host`` says otherwise; with a ``token``, the page asks
+    for it (``?token=...``) before showing anything.
+    """
     for index_dir in index_list(index_dirs):
         current_build(index_dir)  # fail here, clearly, rather than on the page
+    if host != LOOPBACK and not token:
+        log.warning("serving on %s with no --token: anyone who can reach it can search", host)
+    env = dict(os.environ, **({TOKEN_ENV: token} if token else {}))
+    child = subprocess.Popen(streamlit_command(index_dirs, port, host), env=env)
     try:
-        return subprocess.call(streamlit_command(index_dirs, port))
+        with sigterm_as_interrupt():
+            return child.wait()
     except KeyboardInterrupt:
         return 0
+    finally:
+        stop(child)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """Within the block, SIGTERM (a service manager's stop) acts as Ctrl+C does."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def stop(child: subprocess.Popen) -> None:
+    """Stop ``child`` if it still runs: terminate, then kill after ``STOP_SECONDS``."""
+    if child.poll() is not None:
+        return
+    child.terminate()
+    try:
+        child.wait(STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hmac
 import logging
 import os
 import sys
@@ -21,13 +22,20 @@ from latentsearch.indexer.bundle import current_index_build
 from latentsearch.indexer.errors import USER_ERRORS
 from latentsearch.indexer.explore import Explorer
 from latentsearch.indexer.projection import NoMapError
+from latentsearch.indexer.serve import TOKEN_ENV
 from latentsearch.webapp.generate import generate_panel
 from latentsearch.webapp.insight import show_map, show_model_view
 from latentsearch.webapp.query_input import current_query, forget_collection_query, query_controls
 from latentsearch.webapp.results import show_results
-from latentsearch.webapp.views import collection_summary, literal, training_summary
+from latentsearch.webapp.views import (
+    collection_summary,
+    literal,
+    short_names,
+    training_summary,
+)
 
 INDEX_ENV = "LATENTSEARCH_INDEX"
+AUTHORISED = "authorised"
 INTRO = (
     "Find the pictures in a collection that look most like yours. An autoencoder boils "
     "every image down to a short code; images with close codes come back first, next to a "
@@ -62,7 +70,7 @@ def choose_index(index_dirs: list[str]) -> str:
     return st.sidebar.selectbox(
         "Index",
         index_dirs,
-        format_func=lambda folder: Path(folder).name,  # not the server's paths
+        format_func=short_names(index_dirs).__getitem__,  # not the server's paths
         key="index_choice",
         on_change=forget_collection_query,
     )
@@ -93,9 +101,24 @@ def page(index_dir: str) -> None:
     show_map(explorer, view)
 
 
+def authorised() -> bool:
+    """True with no access token set, or once this session has opened the page with it."""
+    expected = os.environ.get(TOKEN_ENV)
+    if not expected or st.session_state.get(AUTHORISED):
+        return True
+    given = st.query_params.get("token", "")
+    if hmac.compare_digest(given.encode(), expected.encode()):
+        st.session_state[AUTHORISED] = True
+        return True
+    return False
+
+
 def main() -> None:
     st.set_page_config(page_title="latentsearch", layout="wide")
     st.title("latentsearch")
+    if not authorised():
+        st.error("This page needs its access token: open it with `?token=...` at the end.")
+        return
     st.caption(INTRO)
     index_dirs = index_dirs_setting()
     if not index_dirs:

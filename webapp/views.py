@@ -42,6 +42,16 @@ def literal(text: object) -> str:
     return unlinked.translate(_MARKDOWN_ESCAPES)
 
 
+def short_names(folders: list[str]) -> dict[str, str]:
+    """Each folder by its last path parts, as few as tell them apart (not the full path)."""
+    parts = [Path(folder).parts for folder in folders]
+    for count in range(1, max(map(len, parts), default=0) + 1):
+        names = ["/".join(part[-count:]) for part in parts]
+        if len(set(names)) == len(names):
+            return dict(zip(folders, names, strict=True))
+    return {folder: folder for folder in folders}
+
+
 def hit_caption(hit: Hit) -> str:
     label = f"{literal(hit.label)} · " if hit.label else ""
     return f"#{hit.rank} {label}{literal(Path(hit.path).name)} · d={hit.distance:.3f}"

@@ -22,8 +22,8 @@ def serve(built_index_dir):
     its port."""
     servers = []
 
-    def start() -> int:
-        server = make_server(built_index_dir)
+    def start(token: str | None = None) -> int:
+        server = make_server(built_index_dir, token=token)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         return server.server_address[1]
@@ -158,5 +158,21 @@ def test_uploads_wait_for_a_decode_slot_and_then_get_a_503(serve, monkeypatch, i
     assert response.status == 503 and "try again" in answer["error"]
     slots.release()
     connection.request("POST", "/search?k=2", body=data)
+    assert connection.getresponse().status == 200
+    connection.close()
+
+
+def test_a_server_with_a_token_refuses_requests_without_it(serve, image_folder):
+    port = serve(token="s3cret")
+    data = (image_folder / "red" / "01.png").read_bytes()
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        for method, path, body in (("GET", "/health", None), ("POST", "/search", data)):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            assert response.status == 401 and "Bearer" in json.loads(response.read())["error"]
+            connection.close()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("POST", "/search?k=1", body=data, headers={"Authorization": "Bearer s3cret"})
     assert connection.getresponse().status == 200
     connection.close()

@@ -11,18 +11,21 @@ import shutil
 import numpy as np
 import pytest
 
+from latentsearch.indexer import cli
 from latentsearch.indexer.build import BuildSettings
 from latentsearch.indexer.bundle import (
     LATENT_FILE,
     MANIFEST_FILE,
     METADATA_FILE,
     RAW_FILE,
+    TRUST_ENV,
     IndexBundle,
     IndexLoadError,
     Manifest,
     current_index_build,
 )
 from latentsearch.indexer.checksums import ChecksumError, tree_checksums, verify_tree
+from latentsearch.indexer.cli import build_parser
 from latentsearch.indexer.search import Searcher
 from latentsearch.indexer.update import update_index
 
@@ -123,15 +126,28 @@ def test_random_byte_flips_give_an_error_or_the_same_answers(index_copy, image_f
     assert strip_times(answers(Searcher.open(out), queries)) == expected
 
 
-def test_an_old_manifest_without_checksums_loads_with_a_warning(index_copy, caplog):
+def test_a_manifest_without_checksums_is_refused_unless_trusted(index_copy, caplog, monkeypatch):
     out, folder = index_copy
     fields = json.loads((folder / MANIFEST_FILE).read_text())
     del fields["checksums"], fields["manifest_sha256"]
     (folder / MANIFEST_FILE).write_text(json.dumps(fields))
+    flip(folder / LATENT_FILE, (folder / LATENT_FILE).stat().st_size // 2, 0x10)
+    monkeypatch.delenv(TRUST_ENV, raising=False)
+    with pytest.raises(IndexLoadError, match="has no checksums.*--trust-unverified"):
+        IndexBundle.load(out)
+    monkeypatch.setenv(TRUST_ENV, "1")
     with caplog.at_level(logging.WARNING, logger="latentsearch.indexer.bundle"):
         bundle = IndexBundle.load(out)
     assert len(bundle) == fields["count"]
-    assert "built before checksums were kept" in caplog.text
+    assert "has no checksums" in caplog.text
+
+
+def test_trust_unverified_is_a_flag_of_every_command_that_loads_an_index(monkeypatch):
+    monkeypatch.delenv(TRUST_ENV, raising=False)
+    for words in (["search", "x.png"], ["app"], ["api"]):
+        args = build_parser().parse_args([*words, "--index", "ix", "--trust-unverified"])
+        assert args.trust_unverified
+    assert TRUST_ENV == cli.TRUST_ENV
 
 
 def test_an_update_of_a_damaged_build_rebuilds_it_in_full(index_copy, image_folder, caplog):

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import io
+import shutil
 
 import numpy as np
 import pytest
+from page_text import shown
 from PIL import Image
+
+from latentsearch.indexer.bundle import TRUST_ENV
 
 DEFAULT_K = 12
 N_IMAGES = 37  # tests/conftest.py: 3 labels x 12 images + 1 at the root
@@ -28,7 +32,7 @@ def result_columns(page) -> dict:
 
 
 def hit_captions(column) -> list[str]:
-    return [img.proto.imgs[0].caption for img in column.get("image")]
+    return [shown(img.proto.imgs[0].caption) for img in column.get("image")]
 
 
 def hit_name(caption: str) -> str:
@@ -44,7 +48,7 @@ def more_buttons(column) -> list:
 
 def query_caption(page) -> str:
     return next(
-        img.proto.imgs[0].caption
+        shown(img.proto.imgs[0].caption)
         for img in page.get("image")
         if img.proto.imgs[0].caption.startswith("Query: ")
     )
@@ -186,7 +190,7 @@ def test_bad_upload_gets_a_clear_message(
     page = upload(open_page(built_index_dir), name, data)
     assert not page.exception
     assert len(page.error) == 1
-    message = page.error[0].value
+    message = shown(page.error[0].value)
     assert message.startswith(f"Could not read **{name}**: ")
     assert reason in message and "Try a JPEG, PNG, WebP, BMP or GIF photo." in message
     assert not result_columns(page)
@@ -205,7 +209,7 @@ def test_upload_content_is_sniffed_not_taken_from_the_name(
 def test_too_large_upload_gets_a_clear_message(open_page, built_index_dir):
     page = upload(open_page(built_index_dir), "huge.png", b"\0" * (20 * 2**20 + 1))
     assert not page.exception
-    assert page.error[0].value == (
+    assert shown(page.error[0].value) == (
         "**huge.png** is too large: it is 20.0 MB and the limit is 20 MB. "
         "Try a smaller photo (at most 20 MB and 50 megapixels)."
     )
@@ -229,13 +233,16 @@ def test_model_index_mismatch_gets_a_clear_message(open_page, mismatched_index_d
     page = open_page(mismatched_index_dir)
     assert not page.exception
     assert len(page.error) == 1
-    message = page.error[0].value
+    message = shown(page.error[0].value)
     assert message.startswith("Cannot search this index: ")
     # the model copy is not the one the index was built with: the page says so and how to fix it
     assert "model" in message and "`latentsearch index`" in message
 
 
-def test_old_index_without_stored_errors_still_searches(open_page, old_index_dir, image_folder):
+def test_old_index_without_stored_errors_still_searches(
+    open_page, old_index_dir, image_folder, monkeypatch
+):
+    monkeypatch.setenv(TRUST_ENV, "1")  # it has no checksums either
     page = upload(open_page(old_index_dir), "q.png", (image_folder / "red" / "01.png").read_bytes())
     assert not page.exception and not page.error
     assert page.metric[0].label == "Reconstruction error"
@@ -243,11 +250,44 @@ def test_old_index_without_stored_errors_still_searches(open_page, old_index_dir
     assert len(result_columns(page)) == 2
 
 
-def test_several_indexes_offer_a_choice(open_page, built_index_dir, old_index_dir):
+def test_several_indexes_offer_a_choice_by_name(
+    open_page, built_index_dir, old_index_dir, monkeypatch
+):
+    monkeypatch.setenv(TRUST_ENV, "1")
     page = open_page(f"{built_index_dir},{old_index_dir}")
     choice = page.sidebar.selectbox(key="index_choice")
-    assert choice.options == [str(built_index_dir), str(old_index_dir)]
+    both = [built_index_dir, old_index_dir]  # both folders are called "index"
+    assert choice.options == [f"{path.parent.name}/{path.name}" for path in both]
     assert not page.error
     choice.select(str(old_index_dir)).run()
     assert not page.exception and not page.error
     assert page.sidebar.selectbox(key="index_choice").value == str(old_index_dir)
+
+
+def test_an_index_without_checksums_is_refused_with_the_reason(
+    open_page, old_index_dir, monkeypatch, tmp_path
+):
+    monkeypatch.delenv(TRUST_ENV, raising=False)
+    unverified = tmp_path / "unverified"  # a path of its own: the page caches loaded builds
+    shutil.copytree(old_index_dir, unverified)
+    page = open_page(unverified)
+    assert "has no checksums" in shown(page.error[0].value) and not page.exception
+
+
+def test_with_a_token_the_page_shows_nothing_until_opened_with_it(
+    open_page, built_index_dir, monkeypatch
+):
+    from streamlit.testing.v1 import AppTest
+
+    from latentsearch.indexer.serve import TOKEN_ENV
+    from latentsearch.webapp.app import INDEX_ENV
+
+    monkeypatch.setenv(TOKEN_ENV, "s3cret")
+    page = open_page(built_index_dir)
+    assert "needs its access token" in page.error[0].value
+    assert not page.file_uploader and not page.sidebar.markdown
+    monkeypatch.setenv(INDEX_ENV, str(built_index_dir))
+    opened = AppTest.from_file(page._script_path, default_timeout=60)
+    opened.query_params["token"] = "s3cret"
+    opened.run()
+    assert not opened.error and opened.file_uploader

@@ -4,6 +4,7 @@ query, and a generated image searches the collection."""
 from __future__ import annotations
 
 import pytest
+from page_text import shown
 
 from latentsearch.encoder.config import ModelConfig, TrainConfig
 
@@ -33,7 +34,7 @@ def vae_index(tmp_path_factory, image_folder):
 
 def panel_captions(page) -> list[str]:
     return [
-        img.proto.imgs[0].caption
+        shown(img.proto.imgs[0].caption)
         for img in page.get("image")
         if img.proto.imgs[0].caption.startswith(("imagined", "variation"))
     ]
@@ -54,7 +55,7 @@ def test_cvae_panel_generates_a_label_and_searches_with_an_imagined_image(open_p
     assert panel_captions(page) == [f"imagined red #{n}" for n in range(1, 7)]
     search_buttons(page)[1].click().run()
     assert not page.exception and not page.error
-    captions = [img.proto.imgs[0].caption for img in page.get("image")]
+    captions = [shown(img.proto.imgs[0].caption) for img in page.get("image")]
     assert "Query: imagined red #2 · label red" in captions
     latent = [c for c in page.caption if c.value.startswith("12 results")]
     assert latent and "are red" in latent[0].value  # precision against the chosen label

@@ -21,6 +21,7 @@ from latentsearch.webapp.views import (
     matches_label,
     outlier_text,
     outlier_warning,
+    short_names,
     training_summary,
 )
 
@@ -140,3 +141,15 @@ def test_collection_summary_gives_a_vqvae_code_as_its_grid_of_indices():
     assert "code: 8×8 codebook indices of 9 bits (72 bytes) vs 3072 raw" in collection_summary(
         manifest
     )
+
+
+def test_short_names_tell_folders_apart_without_full_paths():
+    assert short_names(["/srv/a/index", "/srv/b/other"]) == {
+        "/srv/a/index": "index",
+        "/srv/b/other": "other",
+    }
+    assert short_names(["/srv/a/index", "/srv/b/index"]) == {
+        "/srv/a/index": "a/index",
+        "/srv/b/index": "b/index",
+    }
+    assert short_names(["x"]) == {"x": "x"} and short_names([]) == {}
