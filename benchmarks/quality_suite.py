@@ -146,6 +146,14 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def merged(earlier: Path, fresh: list[dict]) -> list[dict]:
+    """Rows of an earlier run in the same work folder, each replaced by a fresh one of the
+    same collection, so ``--only`` reruns a collection without losing the others."""
+    rows = json.loads(earlier.read_text()) if earlier.exists() else []
+    by_name = {row["collection"]: row for row in rows} | {row["collection"]: row for row in fresh}
+    return list(by_name.values())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="models, reports, unpacked data")
@@ -159,7 +167,8 @@ def main() -> None:
     if args.table_only:
         rows = json.loads((args.work / "suite.json").read_text())
     else:
-        rows = [run_collection(n, p, args.work) for n, p in protocols(args).items()]
+        fresh = [run_collection(n, p, args.work) for n, p in protocols(args).items()]
+        rows = merged(args.work / "suite.json", fresh)
         (args.work / "suite.json").write_text(json.dumps(rows, indent=2) + "\n")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "quality_table.md").write_text(table(rows))

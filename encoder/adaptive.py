@@ -11,18 +11,28 @@ from the number of training photos. ``resolve_training`` fills in every setting 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
 
-from latentsearch.encoder.config import TrainConfig
+from latentsearch.encoder.config import ConfigError, TrainConfig
 
-TARGET_STEPS = 1500  # optimiser steps: CIFAR-10's 5 epochs of 128 (1,760) fit in 15 min
+# optimiser steps: 870 ranked the sign photos as well as 1,500 (P@10 0.732 against
+# 0.704-0.735), 1,000 MNIST as 1,540 (0.930 / 0.929), in less time; at 1,000 steps the
+# 64-px model took 3.3 min on 2,062 photos (docs/quality.md). CIFAR-10 keeps MIN_EPOCHS:
+# 5 epochs of 128, 1,760 steps, 12 min.
+TARGET_STEPS = 800
 MIN_EPOCHS = 5
 MAX_EPOCHS = 40  # with early stopping on validation loss, most small runs stop sooner
 STEPS_PER_EPOCH = 50  # the batch shrinks until an epoch has at least this many steps
 BATCH_SIZES = (32, 64, 128)  # smallest to largest, powers of two
 MIRROR_QUERIES = 1000  # photos whose mirror image is compared with the collection
+# Input side -> encoder widths, one stride-2 stage each, so both end on a 4x4 grid. The
+# 64-px encoder is narrower: its decoder's last stages work on 4x more pixels. On 2,062
+# sign photos, (32, 64, 128, 256) trained for 13.6 min, (16, 32, 64, 128) in ~2.5 min,
+# 1.3x the 32-px model's time per step, for the same P@10 (docs/quality.md).
+FILTERS_FOR_SIZE = {32: (32, 64, 128), 64: (16, 32, 64, 128)}
 
 
 def validates(count: int, config: TrainConfig) -> bool:
@@ -67,6 +77,24 @@ def resolve_training(config: TrainConfig, count: int) -> TrainConfig:
             f"[{MIN_EPOCHS}, {MAX_EPOCHS}]; early stopping on validation loss may end sooner"
         )
     return replace(config, batch_size=batch_size, epochs=epochs, reasons=reasons)
+
+
+def choose_image_size(shorter_sides: Sequence[int]) -> int:
+    """64 when the typical photo has at least 64 px on its shorter side, else 32.
+
+    Thumbnails (CIFAR's 32 px, MNIST's 28 px) gain nothing from being scaled up; larger
+    photos keep detail at 64 px that 32 px loses (sign photos: docs/quality.md).
+    """
+    if not len(shorter_sides):
+        raise ConfigError("no photo sizes to choose an input size from")
+    return 64 if float(np.median(shorter_sides)) >= 64 else 32
+
+
+def filters_for(image_size: int) -> tuple[int, ...]:
+    """The encoder widths for an input side: one stride-2 stage per entry."""
+    if image_size not in FILTERS_FOR_SIZE:
+        raise ConfigError(f"no default encoder for {image_size} px: pass the filters")
+    return FILTERS_FOR_SIZE[image_size]
 
 
 def nearest_distances(queries: np.ndarray, base: np.ndarray, skip: np.ndarray) -> np.ndarray:

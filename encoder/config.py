@@ -114,7 +114,7 @@ class TrainConfig:
     (``encoder.adaptive``, ``encoder.projection``), with the reason kept in ``reasons``.
     """
 
-    epochs: int | None = None  # auto: about 1,500 optimiser steps (encoder.adaptive)
+    epochs: int | None = None  # auto: about 800 optimiser steps (encoder.adaptive)
     batch_size: int | None = None  # auto: smaller for small collections (encoder.adaptive)
     learning_rate: float = 1e-3
     validation_split: float = 0.1

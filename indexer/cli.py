@@ -33,11 +33,15 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--decoder", choices=["transpose", "bilinear"], default="bilinear")
     p.add_argument("--latent-dim", type=int, default=128)
     p.add_argument(
-        "--epochs", type=_positive_int, help="default: auto, about 1,500 optimiser steps"
+        "--epochs", type=_positive_int, help="default: auto, about 800 optimiser steps"
     )
-    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument(
+        "--image-size", type=_positive_int, help="default: auto, 64 for photos of 64 px up, else 32"
+    )
     p.add_argument("--channels", type=int, choices=[1, 3], help="default: 1 for builtin, else 3")
-    p.add_argument("--filters", type=_int_list, default=(32, 64, 128), help="e.g. 32,64,128")
+    p.add_argument(
+        "--filters", type=_int_list, help="e.g. 32,64,128 (default: by input size, 4x4 grid)"
+    )
     p.add_argument(
         "--batch-size", type=_positive_int, help="default: auto, 32-128 by collection size"
     )

@@ -13,7 +13,7 @@ from latentsearch.indexer.api import make_server, serve_until_interrupted
 from latentsearch.indexer.benchmark import BenchConfig, bench_folder
 from latentsearch.indexer.build import BuildSettings, build_index
 from latentsearch.indexer.bundle import Manifest
-from latentsearch.indexer.corpus import BUILTIN
+from latentsearch.indexer.corpus import BUILTIN, resolve_data
 from latentsearch.indexer.demo import run_demo as build_demo
 from latentsearch.indexer.errors import USER_ERRORS
 from latentsearch.indexer.images import load_image
@@ -22,7 +22,7 @@ from latentsearch.indexer.reading import DEFAULT_WORKERS
 from latentsearch.indexer.report import quality_table
 from latentsearch.indexer.search import SearchResult, search_image
 from latentsearch.indexer.serve import serve
-from latentsearch.indexer.train import train_on_folder
+from latentsearch.indexer.train import choose_shape, train_on_folder
 from latentsearch.indexer.update import update_index
 
 __all__ = [
@@ -38,19 +38,22 @@ __all__ = [
 ]
 
 
-def _latent_dim(args: argparse.Namespace) -> int:
+def _latent_dim(args: argparse.Namespace, image_size: int, filters: tuple[int, ...]) -> int:
     if args.variant == "vqvae":  # the flattened grid: grid^2 vectors of codebook_dim
-        return (args.image_size // 2 ** len(args.filters)) ** 2 * args.codebook_dim
+        return max(1, image_size // 2 ** len(filters)) ** 2 * args.codebook_dim
     return args.binary_bits or args.latent_dim
 
 
 def run_train(args: argparse.Namespace) -> int:
     channels = args.channels or (1 if args.data == BUILTIN else 3)
+    image_size, filters, reasons = choose_shape(
+        resolve_data(args.data), args.image_size, args.filters
+    )
     model_config = ModelConfig(
-        image_size=args.image_size,
+        image_size=image_size,
         channels=channels,
-        latent_dim=_latent_dim(args),
-        filters=args.filters,
+        latent_dim=_latent_dim(args, image_size, filters),
+        filters=filters,
         decoder=args.decoder,
         variant=args.variant,
         binary_bits=args.binary_bits,
@@ -65,6 +68,7 @@ def run_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         search_code=args.search_code,
         mirror=args.mirror,
+        reasons=reasons,
     )
     loss_config = LossConfig(
         noise_std=args.noise_std,

@@ -109,6 +109,15 @@ def open_image(source: ImageSource, draft_size: int | None = None) -> Image.Imag
     return upright
 
 
+def shorter_side(path: str | os.PathLike) -> int:
+    """The shorter side in pixels of an image file, from its header (no decoding)."""
+    try:
+        with Image.open(path) as img:
+            return min(img.size)
+    except (OSError, SyntaxError, ValueError) as exc:  # UnidentifiedImageError is an OSError
+        raise ImageReadError(f"cannot read the image size ({exc})", path) from exc
+
+
 def _read_source(source: ImageSource) -> tuple[str | None, BinaryIO]:
     """Buffer any accepted source in memory, rejecting missing and empty ones."""
     if isinstance(source, (str, os.PathLike)):

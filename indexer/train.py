@@ -9,14 +9,51 @@ from pathlib import Path
 
 import numpy as np
 
-from latentsearch.encoder.adaptive import resolve_training
+from latentsearch.encoder.adaptive import choose_image_size, filters_for, resolve_training
 from latentsearch.encoder.config import LossConfig, MissingLabelsError, ModelConfig, TrainConfig
 from latentsearch.encoder.projection import search_parts, uses_features
 from latentsearch.encoder.training import save_model, train_autoencoder
 from latentsearch.indexer.corpus import resolve_data
-from latentsearch.indexer.reading import read_folder_array
+from latentsearch.indexer.images import ImageReadError, shorter_side
+from latentsearch.indexer.reading import FolderScan, read_folder_array
 
 log = logging.getLogger(__name__)
+SIZE_SAMPLE = 200  # photos whose size is read to choose the input size
+
+
+def photo_sides(folder: str | Path) -> list[int]:
+    """The shorter side of up to ``SIZE_SAMPLE`` photos spread over ``folder`` (headers only)."""
+    paths = FolderScan.of(folder).paths
+    sides = []
+    for path in paths[:: max(1, len(paths) // SIZE_SAMPLE)]:
+        try:
+            sides.append(shorter_side(path))
+        except ImageReadError as err:
+            log.debug("%s", err)  # training skips it too, and says so
+    if not sides:
+        raise FileNotFoundError(f"none of the sampled image files under {folder} is readable")
+    return sides
+
+
+def choose_shape(
+    folder: str | Path, image_size: int | None = None, filters: tuple[int, ...] | None = None
+) -> tuple[int, tuple[int, ...], dict[str, str]]:
+    """Input size and encoder widths for ``folder``; ``None`` for each one to choose.
+
+    Returns ``(image_size, filters, reasons)``, the reasons for ``train_config.json``.
+    """
+    reasons = {}
+    if image_size is None:
+        sides = photo_sides(folder)
+        image_size = choose_image_size(sides)
+        reasons["image_size"] = (
+            f"{image_size}: the median shorter side of {len(sides)} sampled photos is "
+            f"{float(np.median(sides)):g} px (64 from 64 px up, else 32)"
+        )
+    if filters is None:
+        filters = filters_for(image_size)
+        reasons["filters"] = f"{list(filters)}: the default encoder for {image_size} px"
+    return image_size, tuple(filters), reasons
 
 
 def label_vocabulary(
@@ -43,18 +80,23 @@ def label_vocabulary(
 def train_on_folder(
     data: str | Path,
     out_dir: str | Path,
-    model_config: ModelConfig = ModelConfig(),
+    model_config: ModelConfig | None = None,
     train_config: TrainConfig = TrainConfig(),
     loss_config: LossConfig = LossConfig(),
 ) -> Path:
     """Train on every readable image under ``data`` (or ``builtin``); return the model folder.
 
-    A ``cvae`` is conditioned on each image's first sub-folder name; the sorted names are
-    saved in ``model_config.json`` as ``labels``.
+    With no ``model_config``, the default model at an input size chosen from the photos
+    (``choose_shape``). A ``cvae`` is conditioned on each image's first sub-folder name;
+    the sorted names are saved in ``model_config.json`` as ``labels``.
     """
     started = time.perf_counter()
-    uses_features(model_config, train_config.search_code)  # a bad choice fails before training
     folder = resolve_data(data)
+    if model_config is None:
+        image_size, filters, reasons = choose_shape(folder)
+        model_config = ModelConfig(image_size=image_size, filters=filters)
+        train_config = replace(train_config, reasons={**train_config.reasons, **reasons})
+    uses_features(model_config, train_config.search_code)  # a bad choice fails before training
     images, labels, scan = read_folder_array(folder, model_config.image_size, model_config.channels)
     if scan.skipped:
         log.warning("skipped %d unreadable files", len(scan.skipped))

@@ -120,6 +120,21 @@ def test_train_no_mirror_keeps_left_and_right_apart(capsys, tmp_path, image_fold
     assert "code" in layer_names and "mirror" not in layer_names
 
 
+def test_train_chooses_the_input_size_from_the_photos(capsys, tmp_path, make_image):
+    folder, out_dir = tmp_path / "photos", tmp_path / "model"
+    for n in range(12):
+        make_image(folder / f"{n:02d}.png", (40 * (n % 4), 90, 160), seed=n, size=72)
+    code, out, _ = run(
+        capsys, "train", "--data", folder, "--out", out_dir,
+        "--filters", "8,16", "--latent-dim", "8", "--epochs", "1", "--no-mirror",
+    )  # fmt: skip
+    assert code == 0, out
+    build = out_dir / (out_dir / "CURRENT").read_text().strip()
+    assert json.loads((build / "model_config.json").read_text())["image_size"] == 64
+    reasons = json.loads((build / "train_config.json").read_text())["reasons"]
+    assert "72 px" in reasons["image_size"] and "filters" not in reasons
+
+
 def test_bad_filters_is_an_argument_error(capsys, tmp_path):
     with pytest.raises(SystemExit) as stop:
         main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"), "--filters", "8,x"])

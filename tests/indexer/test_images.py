@@ -17,6 +17,7 @@ from latentsearch.indexer.images import (
     make_thumbnail,
     open_image,
     read_for_index,
+    shorter_side,
     to_mode,
 )
 
@@ -313,3 +314,14 @@ def test_read_for_index_returns_array_and_whole_photo_thumbnail(tmp_path):
         assert near(decoded.getpixel((2, 16)), RED)
     with pytest.raises(ImageReadError):
         read_for_index(tmp_path / "missing.jpg", size=32, channels=3)
+
+
+def test_shorter_side_reads_the_header_of_a_photo(tmp_path):
+    path = tmp_path / "wide.jpg"
+    Image.new("RGB", (300, 120), RED).save(path)
+    assert shorter_side(path) == 120
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(ImageReadError, match="image size"):
+        shorter_side(tmp_path / "broken.png")
+    with pytest.raises(ImageReadError):
+        shorter_side(tmp_path / "missing.jpg")

@@ -84,7 +84,7 @@ def test_training_summary_gives_each_auto_choice_with_its_reason():
     chosen = resolve_training(TrainConfig(), 2062)
     text = training_summary(chosen)
     assert "- batch size: 32: the largest" in text
-    assert "- epochs: 26: about 1500 optimiser steps" in text
+    assert "- epochs: 14: about 800 optimiser steps" in text
     assert training_summary(TrainConfig(epochs=3, batch_size=8)) == (
         "- 3 epochs of batch 8, as set"
     )
