@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import threading
 import warnings
 from dataclasses import dataclass
@@ -12,7 +13,11 @@ import numpy as np
 from PIL import Image
 
 from latentsearch.indexer.bundle import IndexBundle
-from latentsearch.indexer.images import ImageReadError, load_image, make_thumbnail
+from latentsearch.indexer.images import (
+    ImageReadError,
+    load_image,
+    read_with_preview,
+)
 from latentsearch.indexer.projection import NoMapError, stored_codes
 
 MAX_UPLOAD_MB = 20
@@ -20,9 +25,10 @@ MAX_UPLOAD_MB = 20
 # from its header, before any decoding (Pillow's own bomb limit is ~89 MP).
 MAX_UPLOAD_PIXELS = 50_000_000
 PREVIEW_SIDE = 256
-# Uploads decoded at once per process (page or API): each may take ~150 MB at the pixel
-# cap, so N hostile uploads wait their turn instead of adding N x 150 MB (docs/reliability.md)
-DECODE_SLOTS = 2
+# Uploads decoded at once per process (page or API): each takes up to ~450 MB at the pixel
+# cap, so N hostile uploads wait their turn instead of adding N x 450 MB
+# (docs/reliability.md). LATENTSEARCH_DECODE_SLOTS trades memory for parallel decoding.
+DECODE_SLOTS = max(1, int(os.environ.get("LATENTSEARCH_DECODE_SLOTS", "2")))
 DECODE_WAIT_SECONDS = 30
 _decode_slots = threading.BoundedSemaphore(DECODE_SLOTS)
 # What Pillow reports for the formats the page accepts; MPO is a multi-picture JPEG.
@@ -87,7 +93,11 @@ def check_upload(
     try:
         found = sniff(data)
     except Image.DecompressionBombError as err:
-        raise UploadTooLargeError(f"its header says {err}") from err
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)  # Pillow raises past twice its limit
+        raise UploadTooLargeError(
+            f"its header says it is over {limit / 1e6:.0f} megapixels, and the limit is "
+            f"{max_pixels / 1e6:.0f}"
+        ) from err
     if found is None:
         return
     kind, pixels = found
@@ -108,8 +118,7 @@ def from_upload(
     if not _decode_slots.acquire(timeout=DECODE_WAIT_SECONDS):
         raise BusyError(f"{DECODE_SLOTS} other uploads are being read; try again in a few seconds")
     try:
-        image = load_image(data, size, channels)
-        preview = make_thumbnail(data, PREVIEW_SIDE)
+        image, preview = read_with_preview(data, size, channels, PREVIEW_SIDE)
     finally:
         _decode_slots.release()
     return QueryImage(image=image, name=name, preview=preview)

@@ -27,7 +27,7 @@ from latentsearch.webapp.views import (
     upload_error,
 )
 
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
+UPLOADER_MAX_MB = 4 * MAX_UPLOAD_MB  # larger files are refused by the uploader itself
 QUERY = "query"
 GENERATED = "generated"  # the generate panel's latest images
 SEEN_UPLOAD = "seen_upload"
@@ -68,11 +68,13 @@ def _track_upload(upload) -> None:
 
 
 def _upload_tab() -> None:
+    # No file-type filter, and room past the upload limit: the uploader's own refusals
+    # show only as a red mark whose reason needs a hover (none on a phone); these files
+    # reach check_upload instead, whose reason is shown in the page.
     upload = st.file_uploader(
         f"Drop a photo here ({ACCEPTED_TEXT}, up to {MAX_UPLOAD_MB} MB)",
-        type=UPLOAD_TYPES,
         key="upload",
-        max_upload_size=MAX_UPLOAD_MB,
+        max_upload_size=UPLOADER_MAX_MB,
     )
     _track_upload(upload)
 

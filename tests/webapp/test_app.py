@@ -178,8 +178,9 @@ def png_bytes(mode="RGB", fmt="PNG") -> bytes:
         ("notes.jpg", b"this is not an image", "not an image"),
         ("half.png", None, "truncated"),
         ("scan.png", png_bytes(fmt="TIFF"), "its content is TIFF"),
+        ("drawing.svg", b'<svg xmlns="http://www.w3.org/2000/svg"/>', "not an image"),
     ],
-    ids=["empty", "text", "truncated", "tiff-named-png"],
+    ids=["empty", "text", "truncated", "tiff-named-png", "svg"],
 )
 def test_bad_upload_gets_a_clear_message(
     open_page, built_index_dir, image_folder, name, data, reason

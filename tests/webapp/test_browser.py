@@ -176,3 +176,15 @@ def test_file_and_folder_names_show_as_plain_text(hostile_index, browser_page, t
         for element in ("a", "img", "b"):
             assert captions.locator(element).count() == 0, f"a name made an <{element}>"
         assert page.locator("a[href*=prize], a[href*=evil], img[src*='x.png']").count() == 0
+
+
+def test_a_refused_upload_says_why_in_the_page(server_url, browser_page, tmp_path):
+    drawing = tmp_path / "drawing.svg"  # not a type the page takes: refused by content
+    drawing.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>')
+    page = browser_page
+    page.goto(server_url)
+    page.locator(IDLE).wait_for(timeout=90_000)
+    page.locator("input[type=file]").set_input_files(str(drawing))
+    message = page.locator("[data-testid=stAlertContentError]").first
+    message.wait_for(timeout=60_000)
+    assert message.is_visible() and "Could not read drawing.svg" in message.inner_text()
