@@ -32,9 +32,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="model directory to write")
     p.add_argument("--decoder", choices=["transpose", "bilinear"], default="bilinear")
     p.add_argument("--latent-dim", type=int, default=128)
-    p.add_argument(
-        "--epochs", type=_positive_int, help="default: auto, about 800 optimiser steps"
-    )
+    p.add_argument("--epochs", type=_positive_int, help="default: auto, about 800 optimiser steps")
     p.add_argument(
         "--image-size", type=_positive_int, help="default: auto, 64 for photos of 64 px up, else 32"
     )
