@@ -7,6 +7,7 @@ Codes come back as float32 either way (``inference.encode_images``).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -43,11 +44,13 @@ def choose_inference(gpus: Sequence[str], batch_size: int | None = None) -> Infe
     return InferencePlan(batch_size or CPU_BATCH, FLOAT32, "CPU")
 
 
-def visible_gpus() -> list[str]:
-    """The GPUs TensorFlow can use (none on this build or machine: an empty list)."""
+@functools.cache
+def visible_gpus() -> tuple[str, ...]:
+    """The GPUs TensorFlow can use (none on this build or machine: empty). Asked once:
+    the answer cannot change within a process."""
     import tensorflow as tf
 
-    return [device.name for device in tf.config.list_physical_devices("GPU")]
+    return tuple(device.name for device in tf.config.list_physical_devices("GPU"))
 
 
 def with_policy(model: keras.Model, policy: str) -> keras.Model:

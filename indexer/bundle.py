@@ -87,6 +87,8 @@ class Manifest:
     @classmethod
     def load(cls, folder: Path) -> Manifest:
         path = folder / MANIFEST_FILE
+        if not path.is_file():
+            raise IndexLoadError(not_an_index(folder))
         try:
             data = json.loads(path.read_text())
             version = data.get("format_version") if isinstance(data, dict) else None
@@ -104,6 +106,16 @@ class Manifest:
             return cls(**data)
         except (OSError, ValueError, TypeError) as err:
             raise IndexLoadError(f"cannot read {path}: {err}") from err
+
+
+def not_an_index(folder: Path) -> str:
+    """Why ``folder`` (a build folder, or what was given for one) cannot be read as an index."""
+    if (folder / ENCODER_FILE).is_file():
+        return (
+            f"{folder} holds a trained model, not an index: build an index with it first, "
+            "`latentsearch index --data PHOTOS --model MODEL_DIR --out INDEX_DIR`"
+        )
+    return f"{folder} is not an index (no {MANIFEST_FILE}): build one with `latentsearch index`"
 
 
 def current_index_build(index_dir: str | Path) -> Path:

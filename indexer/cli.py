@@ -231,7 +231,15 @@ def main(argv: list[str] | None = None) -> int:
     log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     if getattr(args, "trust_unverified", False):  # read where builds load, page included
         os.environ[TRUST_ENV] = "1"
-    from latentsearch.indexer import commands  # heavy imports only after argument checks
+    from latentsearch.indexer.native_stderr import native_stderr_silenced
+
+    # heavy imports only after argument checks; TensorFlow's native start-up lines hidden
+    # (--verbose shows them), its device probe made here so that it is hidden too
+    with native_stderr_silenced(not args.verbose):
+        from latentsearch.encoder.precision import visible_gpus
+        from latentsearch.indexer import commands
+
+        visible_gpus()
 
     try:
         return getattr(commands, f"run_{args.command}")(args)

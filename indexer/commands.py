@@ -21,7 +21,7 @@ from latentsearch.indexer.ray_engine import RayEngineError, RaySettings, build_i
 from latentsearch.indexer.reading import DEFAULT_WORKERS
 from latentsearch.indexer.report import quality_table
 from latentsearch.indexer.search import SearchResult, search_image
-from latentsearch.indexer.serve import serve
+from latentsearch.indexer.serve import check_indexes, serve
 from latentsearch.indexer.train import choose_shape, train_on_folder
 from latentsearch.indexer.update import update_index
 
@@ -153,6 +153,7 @@ def run_app(args: argparse.Namespace) -> int:
 
 
 def _serve_page(index_dirs, args: argparse.Namespace) -> int:
+    check_indexes(index_dirs)
     query = f"/?token={quote(args.token)}" if args.token else ""
     print(f"serving the search page on http://{args.host}:{args.port}{query}", flush=True)
     return serve(index_dirs, args.port, args.host, args.token)

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from latentsearch.encoder.versioned_dir import current_build
+from latentsearch.indexer.bundle import Manifest, current_index_build
 
 INDEX_ENV = "LATENTSEARCH_INDEX"
 TOKEN_ENV = "LATENTSEARCH_TOKEN"  # when set, the page and the API ask for it
@@ -54,6 +54,12 @@ def streamlit_command(index_dirs: IndexDirs, port: int = 8501, host: str = LOOPB
     ]  # fmt: skip
 
 
+def check_indexes(index_dirs: IndexDirs) -> None:
+    """Fail here, clearly, rather than on the page, for a folder that is not an index."""
+    for index_dir in index_list(index_dirs):
+        Manifest.load(current_index_build(index_dir))
+
+
 def serve(
     index_dirs: IndexDirs, port: int = 8501, host: str = LOOPBACK, token: str | None = None
 ) -> int:
@@ -63,8 +69,7 @@ def serve(
     It listens on loopback unless ``host`` says otherwise; with a ``token``, the page asks
     for it (``?token=...``) before showing anything.
     """
-    for index_dir in index_list(index_dirs):
-        current_build(index_dir)  # fail here, clearly, rather than on the page
+    check_indexes(index_dirs)
     if host != LOOPBACK and not token:
         log.warning("serving on %s with no --token: anyone who can reach it can search", host)
     env = dict(os.environ, **({TOKEN_ENV: token} if token else {}))

@@ -163,3 +163,26 @@ def test_console_script_help():
     assert "{" + ",".join(commands) + "}" in done.stdout
     for name in commands:
         assert any(line.split()[:1] == [name] for line in done.stdout.splitlines()), name
+
+
+@pytest.mark.parametrize("command", ["search", "app", "api"])
+def test_a_model_folder_given_as_an_index_gets_a_plain_message(
+    capsys, command, trained_model_dir, image_folder
+):
+    words = [command, "--index", trained_model_dir]
+    if command == "search":
+        words.insert(1, image_folder / "red" / "01.png")
+    code, out, err = run(capsys, *words)
+    assert code == 2 and "holds a trained model, not an index" in err
+    assert "Errno" not in err and "Traceback" not in err and "serving" not in out
+
+
+def test_commands_print_no_tensorflow_start_up_lines(built_index_dir, image_folder):
+    image = image_folder / "red" / "01.png"
+    command = [sys.executable, "-m", "latentsearch.indexer.cli", "search", str(image),
+               "--index", str(built_index_dir), "-k", "1"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "latent codes" in done.stdout
+    for noise in ("I0000", "E0000", "oneDNN", "cuInit", "absl::InitializeLog"):
+        assert noise not in done.stderr, done.stderr
