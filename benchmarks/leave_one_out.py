@@ -15,17 +15,18 @@ import numpy as np
 
 from latentsearch.encoder.inference import encode_images
 from latentsearch.encoder.training import load_model
+from latentsearch.indexer.bench_eval import ranked_ids
+from latentsearch.indexer.faiss_helpers import prepare_vectors
+from latentsearch.indexer.metrics import precision_at_k
 from latentsearch.indexer.reading import read_folder_array
 
 
 def leave_one_out_p10(vectors: np.ndarray, labels: np.ndarray) -> float:
     """Mean share of each row's 10 nearest other rows (cosine) that share its label."""
-    unit = np.asarray(vectors, np.float64)
-    unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
-    similarity = unit @ unit.T
-    np.fill_diagonal(similarity, -np.inf)
-    nearest = np.argpartition(-similarity, 10, axis=1)[:, :10]
-    return float((labels[nearest] == labels[:, None]).mean())
+    unit = prepare_vectors(vectors, "cosine")
+    ranked = ranked_ids(unit, unit)
+    others = ranked[ranked != np.arange(len(unit))[:, None]].reshape(len(unit), -1)
+    return float(precision_at_k(labels[others] == labels[:, None], 10).mean())
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from latentsearch.indexer.bundle import (
     LATENT_FILE,
     MANIFEST_FILE,
     METADATA_FILE,
+    TRUST_ENV,
     IndexBundle,
     IndexLoadError,
 )
@@ -294,13 +295,17 @@ def test_damaged_faiss_file(index_copy):
     ("change", "message"),
     [
         ({"count": 999}, "does not match its checksum"),
-        ({"count": 999, "manifest_sha256": ""}, "inconsistent"),  # as old manifests are
+        ({"count": 999, "manifest_sha256": ""}, "has no checksums"),  # as old manifests are
+        ({"count": 999, "manifest_sha256": "", "trusted": True}, "inconsistent"),
         ({"format_version": 99}, "index format"),
         (None, "cannot read"),
     ],
 )
-def test_bad_manifest(index_copy, change, message):
+def test_bad_manifest(index_copy, change, message, monkeypatch):
     out, folder = index_copy
+    change = None if change is None else dict(change)
+    if change and change.pop("trusted", False):  # --trust-unverified: checked all the same
+        monkeypatch.setenv(TRUST_ENV, "1")
     manifest = folder / MANIFEST_FILE
     if change is None:
         manifest.write_text("{ half")
