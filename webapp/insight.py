@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import streamlit as st
+import streamlit.components.v1 as components
 
 from latentsearch.indexer.explore import Explorer, ModelView
 from latentsearch.indexer.projection import NoMapError
 from latentsearch.indexer.query import QueryImage
 from latentsearch.webapp.charts import map_chart, map_frame
+from latentsearch.webapp.query_input import SCROLL_TO_QUERY
 from latentsearch.webapp.views import enlarge, literal, outlier_text, outlier_warning
 
 OUTLIER_HELP = (
@@ -34,8 +36,29 @@ def _outlier_panel(view: ModelView) -> None:
         st.warning(warning, icon="⚠️")
 
 
+# Runs in the component's frame, which shares the page's origin; retried while the page
+# is still being drawn.
+SCROLL_SCRIPT = """<script>
+let tries = 0;
+const scroll = () => {
+  const view = window.parent.document.querySelector(".st-key-query-view");
+  if (view) { view.scrollIntoView({block: "start"}); } else if (tries++ < 50) {
+    setTimeout(scroll, 100);
+  }
+};
+scroll();
+</script>"""
+
+
 def show_model_view(query: QueryImage, view: ModelView) -> None:
     """The query, the model's input (enlarged), its reconstruction and the outlier score."""
+    with st.container(key="query-view"):
+        _model_view_row(query, view)
+    if st.session_state.pop(SCROLL_TO_QUERY, False):
+        components.html(SCROLL_SCRIPT, height=0)
+
+
+def _model_view_row(query: QueryImage, view: ModelView) -> None:
     size = view.model_input.shape[0]
     label = f" · label {literal(query.label)}" if query.label else ""
     cells = st.columns([2, 2, 2, 3], vertical_alignment="top")

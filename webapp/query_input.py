@@ -31,6 +31,7 @@ UPLOADER_MAX_MB = 4 * MAX_UPLOAD_MB  # larger files are refused by the uploader 
 QUERY = "query"
 GENERATED = "generated"  # the generate panel's latest images
 SEEN_UPLOAD = "seen_upload"
+SCROLL_TO_QUERY = "scroll_to_query"  # set by "More like this", used once by the query view
 MATCHES_SHOWN = 50
 
 

@@ -188,3 +188,46 @@ def test_a_refused_upload_says_why_in_the_page(server_url, browser_page, tmp_pat
     message = page.locator("[data-testid=stAlertContentError]").first
     message.wait_for(timeout=60_000)
     assert message.is_visible() and "Could not read drawing.svg" in message.inner_text()
+
+
+def test_on_a_phone_the_two_result_columns_stay_side_by_side(
+    server_url, browser_page, image_folder
+):
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server_url)
+    page.locator(IDLE).wait_for(timeout=90_000)
+    page.locator("input[type=file]").set_input_files(str(image_folder / "green" / "03.png"))
+    page.get_by_text("Query: 03.png").wait_for(timeout=60_000)
+    page.locator(IDLE).wait_for(timeout=60_000)
+    page.wait_for_function(ALL_IMAGES_LOADED, timeout=30_000)
+    first = {
+        title: result_column(page, title).locator("[data-testid=stImage]").first.bounding_box()
+        for title in ("Latent codes", "Raw pixels")
+    }
+    latent, raw = first["Latent codes"], first["Raw pixels"]
+    assert raw["x"] > latent["x"] + latent["width"] - 1, first  # beside, not below
+    assert abs(raw["y"] - latent["y"]) < 40, first  # hit 1 level with hit 1
+    assert raw["x"] + raw["width"] <= 390 + 1, first  # within the phone's width
+
+
+def test_more_like_this_brings_the_new_query_into_view(server_url, browser_page, image_folder):
+    page = browser_page
+    page.set_viewport_size({"width": 1400, "height": 900})  # short: the results scroll
+    page.goto(server_url)
+    page.locator(IDLE).wait_for(timeout=90_000)
+    page.locator("input[type=file]").set_input_files(str(image_folder / "green" / "03.png"))
+    page.get_by_text("Query: 03.png").wait_for(timeout=60_000)
+    page.locator(IDLE).wait_for(timeout=60_000)
+    last = result_column(page, "Latent codes").get_by_role("button", name="More like this").last
+    last.scroll_into_view_if_needed()
+    query = page.locator("[data-testid=stImage]", has_text="Query:").first
+    assert query.bounding_box()["y"] < 0  # scrolled past it, down to the last result
+    last.click()
+    page.locator(IDLE).wait_for(timeout=60_000)
+    page.wait_for_function(
+        "() => { const v = document.querySelector('.st-key-query-view');"
+        " const r = v && v.getBoundingClientRect(); return r && r.top >= -1 && r.top < 200; }",
+        timeout=30_000,
+    )
+    assert "Query: 03.png" not in query.inner_text()  # a new query, now in view
