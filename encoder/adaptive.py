@@ -91,10 +91,9 @@ def choose_image_size(shorter_sides: Sequence[int]) -> int:
 
 
 def filters_for(image_size: int) -> tuple[int, ...]:
-    """The encoder widths for an input side: one stride-2 stage per entry."""
-    if image_size not in FILTERS_FOR_SIZE:
-        raise ConfigError(f"no default encoder for {image_size} px: pass the filters")
-    return FILTERS_FOR_SIZE[image_size]
+    """The encoder widths for an input side, one stride-2 stage per entry: the 32-px
+    encoder for any side without one of its own (``--image-size`` given alone)."""
+    return FILTERS_FOR_SIZE.get(image_size, FILTERS_FOR_SIZE[32])
 
 
 def nearest_distances(queries: np.ndarray, base: np.ndarray, skip: np.ndarray) -> np.ndarray:

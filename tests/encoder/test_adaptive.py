@@ -79,6 +79,5 @@ def test_every_default_encoder_ends_on_a_4x4_grid(size):
     assert ModelConfig(image_size=size, filters=filters_for(size)).grid == 4
 
 
-def test_a_size_with_no_default_encoder_asks_for_filters():
-    with pytest.raises(ConfigError, match="pass the filters"):
-        filters_for(48)
+def test_a_size_with_no_encoder_of_its_own_gets_the_32_px_one():
+    assert filters_for(48) == filters_for(16) == filters_for(32) == (32, 64, 128)
