@@ -21,8 +21,22 @@ from latentsearch.encoder.config import TrainConfig
 from latentsearch.encoder.inference import encode_images
 from latentsearch.encoder.training import load_train_config
 from latentsearch.indexer.faiss_helpers import prepare_vectors
-from latentsearch.indexer.outliers import OutlierScore, errors_of, known_errors, rebuild, score
-from latentsearch.indexer.projection import CollectionMap, collection_map
+from latentsearch.indexer.outliers import (
+    OutlierScore,
+    errors_of,
+    fit_ratio,
+    flat_errors,
+    known_errors,
+    rebuild,
+    score,
+)
+from latentsearch.indexer.projection import (
+    CollectionMap,
+    NoMapError,
+    collection_map,
+    sample_rows,
+    stored_codes,
+)
 from latentsearch.indexer.query import (
     MAX_UPLOAD_MB,
     QueryImage,
@@ -30,6 +44,7 @@ from latentsearch.indexer.query import (
     find_rows,
     from_row,
     from_upload,
+    original_file,
 )
 from latentsearch.indexer.search import Hit, Searcher, SearchResult
 
@@ -70,6 +85,9 @@ def one_openmp_thread() -> Iterator[None]:
         faiss.omp_set_num_threads(previous)
 
 
+FIT_SAMPLE = 200  # collection images whose pixels judge how well the model fits
+
+
 class Explorer:
     """Search, query sources, model view and map for one loaded index build."""
 
@@ -104,6 +122,10 @@ class Explorer:
     def pick(self, row: int) -> QueryImage:
         return from_row(self.bundle, row)
 
+    def original(self, row: int) -> Path:
+        """The original file of collection image ``row`` (``QueryError`` if it is gone)."""
+        return original_file(self.bundle, row)
+
     def random_row(self, rng: np.random.Generator | None = None) -> int:
         return int((rng or np.random.default_rng()).choice(self.rows))
 
@@ -133,6 +155,19 @@ class Explorer:
         error = float(errors_of(batch, rebuilt)[0])
         outlier = None if self.errors is None else score(error, self.errors)
         return ModelView(query.image, code[0], np.clip(rebuilt[0], 0, 1), error, outlier)
+
+    @cached_property
+    def fit_ratio(self) -> float | None:
+        """How little the model rebuilds of the collection (``outliers.fit_ratio`` on a
+        sample); None where the index stores no errors or cannot return its pixels."""
+        if self.errors is None:
+            return None
+        try:
+            pixels = stored_codes(self.bundle.raw, sample_rows(self.rows, FIT_SAMPLE))
+        except NoMapError:
+            return None
+        images = pixels.reshape(len(pixels), *self.bundle.model.config.input_shape)
+        return fit_ratio(self.errors, flat_errors(images))
 
     @cached_property
     def training(self) -> TrainConfig:

@@ -17,6 +17,11 @@ from latentsearch.encoder.training import TrainedModel
 
 # Above this percentile of the collection's own errors the page warns plainly.
 OUTLIER_PERCENTILE = 99.0
+# A model whose median error on the collection is over this share of the error of flat
+# patches of each photo's average colour rebuilds little: its reconstructions and outlier
+# scores say little. Trained defaults measured 0.05 (MNIST), 0.16 (sign photos) and 0.18
+# (CIFAR-10); a model that draws grey squares is near 1.
+WEAK_FIT = 0.5
 
 
 class NoDecoderError(RuntimeError):
@@ -34,6 +39,18 @@ def rebuild(model: TrainedModel, images: np.ndarray, codes: np.ndarray) -> np.nd
     if model.redrawer is not None:
         return np.asarray(model.redrawer.predict_on_batch(images), dtype=np.float32)
     return np.asarray(decode_codes(model.decoder, codes), dtype=np.float32)
+
+
+def flat_errors(images: np.ndarray) -> np.ndarray:
+    """Per image (N, H, W, C), the mean squared error of a flat image of its own average
+    colour: what a model that rebuilds nothing of the picture would score."""
+    pixels = np.asarray(images, np.float32).reshape(len(images), -1, images.shape[-1])
+    return ((pixels - pixels.mean(axis=1, keepdims=True)) ** 2).mean(axis=(1, 2))
+
+
+def fit_ratio(errors: np.ndarray, flat: np.ndarray) -> float:
+    """Median reconstruction error over the median flat-image error (near 0: a good fit)."""
+    return float(np.median(errors) / max(float(np.median(flat)), 1e-12))
 
 
 def errors_of(images: np.ndarray, rebuilt: np.ndarray) -> np.ndarray:

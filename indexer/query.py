@@ -165,6 +165,15 @@ def from_row(bundle: IndexBundle, row: int) -> QueryImage:
     )
 
 
+def original_file(bundle: IndexBundle, row: int) -> Path:
+    """The file of collection image ``row``, for the page to hand over: refused when it
+    lies outside the indexed folder or is no longer there."""
+    path = collection_file(bundle, row)
+    if not path.is_file():
+        raise QueryError(f"{path.name} is no longer in the indexed folder")
+    return path
+
+
 def display_name(path: str, root: str) -> str:
     """A file's path inside the indexed folder (its label folder shows which class)."""
     try:

@@ -96,7 +96,7 @@ def page(index_dir: str) -> None:
         show_map(explorer, None)
         return
     view = explorer.look(query)
-    show_model_view(query, view)
+    show_model_view(explorer, query, view)
     show_results(explorer, query, explorer.search(query, k))
     show_map(explorer, view)
 

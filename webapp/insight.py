@@ -7,10 +7,16 @@ import streamlit.components.v1 as components
 
 from latentsearch.indexer.explore import Explorer, ModelView
 from latentsearch.indexer.projection import NoMapError
-from latentsearch.indexer.query import QueryImage
+from latentsearch.indexer.query import QueryError, QueryImage
 from latentsearch.webapp.charts import map_chart, map_frame
 from latentsearch.webapp.query_input import SCROLL_TO_QUERY
-from latentsearch.webapp.views import enlarge, literal, outlier_text, outlier_warning
+from latentsearch.webapp.views import (
+    enlarge,
+    literal,
+    outlier_text,
+    outlier_warning,
+    weak_model_caveat,
+)
 
 OUTLIER_HELP = (
     "How badly the autoencoder rebuilds this photo, ranked among the errors of every "
@@ -18,7 +24,10 @@ OUTLIER_HELP = (
 )
 
 
-def _outlier_panel(view: ModelView) -> None:
+def _outlier_panel(view: ModelView, fit_ratio: float | None) -> None:
+    caveat = weak_model_caveat(fit_ratio)
+    if caveat:
+        st.warning(caveat, icon="⚠️")
     if view.error is None:
         st.info("This model has no decoder, so there is no reconstruction or outlier score.")
         return
@@ -50,15 +59,35 @@ scroll();
 </script>"""
 
 
-def show_model_view(query: QueryImage, view: ModelView) -> None:
-    """The query, the model's input (enlarged), its reconstruction and the outlier score."""
+def show_model_view(explorer: Explorer, query: QueryImage, view: ModelView) -> None:
+    """The query, the model's input (enlarged), its reconstruction and the outlier score;
+    for a collection image, its original file to open."""
     with st.container(key="query-view"):
-        _model_view_row(query, view)
+        _model_view_row(query, view, explorer.fit_ratio)
+        if query.row is not None:
+            _original_button(explorer, query.row)
     if st.session_state.pop(SCROLL_TO_QUERY, False):
         components.html(SCROLL_SCRIPT, height=0)
 
 
-def _model_view_row(query: QueryImage, view: ModelView) -> None:
+def _original_button(explorer: Explorer, row: int) -> None:
+    try:
+        path = explorer.original(row)
+    except QueryError as err:
+        st.caption(f"The original file cannot be opened: {literal(err)}.")
+        return
+    # read only when clicked: an original may be a large camera photo
+    st.download_button(
+        "Open the original",
+        path.read_bytes,
+        file_name=path.name,
+        key=f"original-{row}",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+
+
+def _model_view_row(query: QueryImage, view: ModelView, fit_ratio: float | None) -> None:
     size = view.model_input.shape[0]
     label = f" · label {literal(query.label)}" if query.label else ""
     cells = st.columns([2, 2, 2, 3], vertical_alignment="top")
@@ -70,7 +99,7 @@ def _model_view_row(query: QueryImage, view: ModelView) -> None:
         if view.reconstruction is not None:
             st.image(enlarge(view.reconstruction), caption="Its reconstruction from the code")
     with cells[3]:
-        _outlier_panel(view)
+        _outlier_panel(view, fit_ratio)
 
 
 def show_map(explorer: Explorer, view: ModelView | None) -> None:

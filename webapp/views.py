@@ -13,7 +13,7 @@ from latentsearch.encoder.config import ModelConfig, TrainConfig, from_dict
 from latentsearch.indexer.bundle import Manifest
 from latentsearch.indexer.codebook_index import code_bytes, index_bits
 from latentsearch.indexer.explore import precision
-from latentsearch.indexer.outliers import OUTLIER_PERCENTILE, OutlierScore
+from latentsearch.indexer.outliers import OUTLIER_PERCENTILE, WEAK_FIT, OutlierScore
 from latentsearch.indexer.query import MAX_UPLOAD_MB, MAX_UPLOAD_PIXELS
 from latentsearch.indexer.search import Hit
 
@@ -124,6 +124,18 @@ def outlier_warning(score: OutlierScore) -> str | None:
         "This photo looks unlike anything in the collection: the model rebuilds it worse "
         f"than {OUTLIER_PERCENTILE:.0f}% of the indexed images, so even the closest "
         "matches may not look much like it."
+    )
+
+
+def weak_model_caveat(ratio: float | None) -> str | None:
+    """A plain caveat when the model rebuilds the collection hardly better than flat colour."""
+    if ratio is None or ratio <= WEAK_FIT:
+        return None
+    return (
+        f"This model's reconstructions of the collection's own photos are {ratio:.0%} as "
+        "far off as flat patches of their average colour would be (trained models: "
+        "5-20%), so its reconstruction and this score say little about any photo. Train "
+        "it longer, or on more photos."
     )
 
 

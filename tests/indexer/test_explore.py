@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 from pathlib import Path
 
 import faiss
@@ -190,3 +191,40 @@ def test_a_binary_index_is_mapped_by_its_bits():
     # a stored code, packed as the index keeps it, lands on its own map point
     placed = cmap.place(np.packbits(bits[3:4], axis=1))[0]
     np.testing.assert_allclose(placed, cmap.points[3], atol=1e-5)
+
+
+def test_fit_ratio_is_zero_for_a_perfect_model_and_one_for_flat_colour():
+    from latentsearch.indexer.outliers import fit_ratio, flat_errors
+
+    images = np.random.default_rng(0).random((50, 8, 8, 3), dtype=np.float32)
+    flat = flat_errors(images)
+    colour = images.reshape(50, -1, 3).mean(axis=1)[:, None, None, :]
+    assert flat == pytest.approx(((images - colour) ** 2).mean(axis=(1, 2, 3)), rel=1e-5)
+    assert fit_ratio(np.zeros(50), flat) == 0.0
+    assert fit_ratio(flat, flat) == pytest.approx(1.0)
+
+
+def test_the_explorer_judges_its_model_from_the_collection(explorer):
+    from latentsearch.indexer.outliers import fit_ratio, flat_errors
+
+    pixels = explorer.bundle.raw.reconstruct_n(0, explorer.bundle.raw.ntotal)
+    images = pixels.reshape(-1, *explorer.bundle.model.config.input_shape)
+    whole = fit_ratio(explorer.errors, flat_errors(images))  # the 37 images are the sample
+    assert explorer.fit_ratio == pytest.approx(whole, rel=0.01)
+
+
+def test_the_original_of_a_collection_image_is_its_file_until_it_is_gone(
+    tmp_path, image_folder, trained_model_dir
+):
+    from latentsearch.indexer.build import BuildSettings, build_index
+    from latentsearch.indexer.query import QueryError
+
+    folder = tmp_path / "photos"
+    shutil.copytree(image_folder / "red", folder / "red")
+    build_index(folder, trained_model_dir, tmp_path / "index", BuildSettings(workers=1))
+    explorer = Explorer.open_build(current_index_build(tmp_path / "index"))
+    row = row_of(explorer, "red/03.png")
+    assert explorer.original(row) == (folder / "red" / "03.png").resolve()
+    (folder / "red" / "03.png").unlink()
+    with pytest.raises(QueryError, match="no longer in the indexed folder"):
+        explorer.original(row)

@@ -161,7 +161,8 @@ def test_a_photo_unlike_the_collection_gets_a_plain_warning(open_page, built_ind
     page = upload(open_page(built_index_dir), "board.png", buffer.getvalue())
     assert not page.exception and not page.error
     assert page.metric[0].value == "100 / 100"
-    assert page.warning[0].value.startswith("This photo looks unlike anything in the collection")
+    warnings = [w.value for w in page.warning]  # (the tiny model also gets a caveat)
+    assert any(w.startswith("This photo looks unlike anything in the collection") for w in warnings)
     assert len(result_columns(page)) == 2  # still searched: the warning only qualifies it
 
 
@@ -292,3 +293,19 @@ def test_with_a_token_the_page_shows_nothing_until_opened_with_it(
     opened.query_params["token"] = "s3cret"
     opened.run()
     assert not opened.error and opened.file_uploader
+
+
+def test_a_collection_query_offers_its_original_and_the_model_caveat_follows_the_fit(
+    open_page, built_index_dir
+):
+    from latentsearch.indexer.bundle import current_index_build
+    from latentsearch.indexer.explore import Explorer
+    from latentsearch.indexer.outliers import WEAK_FIT
+
+    page = open_page(built_index_dir)
+    page.button(key="random").click().run()
+    assert not page.exception and not page.error
+    assert [b.label for b in page.get("download_button")] == ["Open the original"]
+    ratio = Explorer.open_build(current_index_build(built_index_dir)).fit_ratio
+    caveats = [w for w in page.warning if "as far off as flat patches" in w.value]
+    assert len(caveats) == (1 if ratio > WEAK_FIT else 0), ratio

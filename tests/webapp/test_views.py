@@ -23,6 +23,7 @@ from latentsearch.webapp.views import (
     outlier_warning,
     short_names,
     training_summary,
+    weak_model_caveat,
 )
 
 
@@ -153,3 +154,8 @@ def test_short_names_tell_folders_apart_without_full_paths():
         "/srv/b/index": "b/index",
     }
     assert short_names(["x"]) == {"x": "x"} and short_names([]) == {}
+
+
+def test_a_weak_model_gets_a_caveat_and_a_trained_one_none():
+    assert weak_model_caveat(None) is None and weak_model_caveat(0.18) is None
+    assert "are 80% as far off as flat patches" in weak_model_caveat(0.8)
