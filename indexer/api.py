@@ -9,10 +9,12 @@ proxy with TLS in front of it before exposing it (README).
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 from http import HTTPStatus
@@ -28,6 +30,7 @@ from latentsearch.indexer.query import MAX_UPLOAD_MB, BusyError, UploadTooLargeE
 log = logging.getLogger(__name__)
 MAX_K = 100
 BODY_SECONDS = 60  # a whole upload must arrive within this, however slowly it trickles
+HEADER_SECONDS = 20  # the request line and headers (and an idle keep-alive) get this long
 READ_CHUNK = 2**16
 LINGER_SECONDS, LINGER_READS = 1.0, 16  # after a refusal: at most 1 MB or 1 s per read
 MAX_CONNECTIONS = 64  # open connections served at once; more are answered 503 and closed
@@ -84,6 +87,27 @@ class SearchHandler(BaseHTTPRequestHandler):
     # Headers and body go out in two writes; with Nagle's algorithm the second waits for
     # the client's delayed ACK, adding ~40 ms to every answer on a keep-alive connection.
     disable_nagle_algorithm = True
+
+    def handle_one_request(self) -> None:
+        # The socket timeout bounds each read, not the whole: a client sending a header
+        # byte every 20 s would hold its thread for ever. The request line and headers
+        # must arrive within HEADER_SECONDS, or the connection is cut.
+        self._header_timer = threading.Timer(HEADER_SECONDS, self._cut)
+        self._header_timer.start()
+        try:
+            super().handle_one_request()
+        finally:
+            self._header_timer.cancel()
+
+    def parse_request(self) -> bool:
+        try:
+            return super().parse_request()
+        finally:
+            self._header_timer.cancel()
+
+    def _cut(self) -> None:
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     def _authorised(self) -> bool:
         """True when the server has no token or the request carries it; else answers 401."""
@@ -193,6 +217,13 @@ class SearchServer(ThreadingHTTPServer):
         self.explorer, self.token = explorer, token or None
         self.connection_slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__((host, port), SearchHandler)
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that went away (or was cut off) is logged quietly, not as a traceback."""
+        if isinstance(sys.exc_info()[1], OSError):
+            log.debug("connection from %s ended: %s", client_address, sys.exc_info()[1])
+            return
+        super().handle_error(request, client_address)
 
     def process_request(self, request, client_address) -> None:
         """A thread for the connection if one of ``MAX_CONNECTIONS`` is free, else a 503."""

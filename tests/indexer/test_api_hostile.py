@@ -176,3 +176,25 @@ def test_a_server_with_a_token_refuses_requests_without_it(serve, image_folder):
     connection.request("POST", "/search?k=1", body=data, headers={"Authorization": "Bearer s3cret"})
     assert connection.getresponse().status == 200
     connection.close()
+
+
+def test_headers_trickling_in_past_the_deadline_cut_the_connection(serve, monkeypatch):
+    monkeypatch.setattr(api, "HEADER_SECONDS", 0.5)
+    port = serve()
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"POST /search HTTP/1.1\r\n")
+        cut = False
+        for _ in range(40):  # one header byte every 0.1 s, for up to 4 s
+            try:
+                sock.sendall(b"X")
+                if sock.recv(1, socket.MSG_DONTWAIT) == b"":
+                    cut = True
+                    break
+            except BlockingIOError:
+                pass
+            except OSError:
+                cut = True
+                break
+            time.sleep(0.1)
+    assert cut and time.monotonic() - started < 3
