@@ -112,6 +112,15 @@ def _localhost_only(route) -> None:
         route.abort()
 
 
+def search_with_upload(page, url: str, image: Path) -> None:
+    """Open the page, upload ``image`` and wait until its search has finished drawing."""
+    page.goto(url)
+    page.locator(IDLE).wait_for(timeout=90_000)
+    page.locator("input[type=file]").set_input_files(str(image))
+    page.get_by_text(f"Query: {image.name}").wait_for(timeout=60_000)
+    page.locator(IDLE).wait_for(timeout=60_000)
+
+
 def result_column(page, title: str):
     heading = page.get_by_role("heading", name=title)
     return page.locator("[data-testid=stColumn]", has=heading).first
@@ -121,11 +130,7 @@ def test_upload_in_a_real_browser_shows_both_result_columns(
     server_url, browser_page, image_folder, tmp_path
 ):
     page = browser_page
-    page.goto(server_url)
-    page.locator(IDLE).wait_for(timeout=90_000)
-    page.locator("input[type=file]").set_input_files(str(image_folder / "green" / "03.png"))
-    page.get_by_text("Query: 03.png").wait_for(timeout=60_000)
-    page.locator(IDLE).wait_for(timeout=60_000)
+    search_with_upload(page, server_url, image_folder / "green" / "03.png")
     page.wait_for_function(ALL_IMAGES_LOADED, timeout=30_000)
     for title in ("Latent codes", "Raw pixels"):
         column = result_column(page, title)
@@ -195,11 +200,7 @@ def test_on_a_phone_the_two_result_columns_stay_side_by_side(
 ):
     page = browser_page
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(server_url)
-    page.locator(IDLE).wait_for(timeout=90_000)
-    page.locator("input[type=file]").set_input_files(str(image_folder / "green" / "03.png"))
-    page.get_by_text("Query: 03.png").wait_for(timeout=60_000)
-    page.locator(IDLE).wait_for(timeout=60_000)
+    search_with_upload(page, server_url, image_folder / "green" / "03.png")
     page.wait_for_function(ALL_IMAGES_LOADED, timeout=30_000)
     first = {
         title: result_column(page, title).locator("[data-testid=stImage]").first.bounding_box()
@@ -214,11 +215,7 @@ def test_on_a_phone_the_two_result_columns_stay_side_by_side(
 def test_more_like_this_brings_the_new_query_into_view(server_url, browser_page, image_folder):
     page = browser_page
     page.set_viewport_size({"width": 1400, "height": 900})  # short: the results scroll
-    page.goto(server_url)
-    page.locator(IDLE).wait_for(timeout=90_000)
-    page.locator("input[type=file]").set_input_files(str(image_folder / "green" / "03.png"))
-    page.get_by_text("Query: 03.png").wait_for(timeout=60_000)
-    page.locator(IDLE).wait_for(timeout=60_000)
+    search_with_upload(page, server_url, image_folder / "green" / "03.png")
     last = result_column(page, "Latent codes").get_by_role("button", name="More like this").last
     last.scroll_into_view_if_needed()
     query = page.locator("[data-testid=stImage]", has_text="Query:").first
