@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
-from urllib.parse import quote
 
 from latentsearch.encoder.config import LossConfig, ModelConfig, TrainConfig
 from latentsearch.encoder.sampling import write_sample_grid
@@ -21,7 +21,7 @@ from latentsearch.indexer.ray_engine import RayEngineError, RaySettings, build_i
 from latentsearch.indexer.reading import DEFAULT_WORKERS
 from latentsearch.indexer.report import quality_table
 from latentsearch.indexer.search import SearchResult, search_image
-from latentsearch.indexer.serve import check_indexes, serve
+from latentsearch.indexer.serve import serve
 from latentsearch.indexer.train import choose_shape, train_on_folder
 from latentsearch.indexer.update import update_index
 
@@ -153,10 +153,8 @@ def run_app(args: argparse.Namespace) -> int:
 
 
 def _serve_page(index_dirs, args: argparse.Namespace) -> int:
-    check_indexes(index_dirs)
-    query = f"/?token={quote(args.token)}" if args.token else ""
-    print(f"serving the search page on http://{args.host}:{args.port}{query}", flush=True)
-    return serve(index_dirs, args.port, args.host, args.token)
+    announce = functools.partial(print, flush=True)
+    return serve(index_dirs, args.port, args.host, args.token, announce)
 
 
 def run_api(args: argparse.Namespace) -> int:

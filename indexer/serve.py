@@ -10,8 +10,9 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 from latentsearch.indexer.bundle import Manifest, current_index_build
 
@@ -61,15 +62,22 @@ def check_indexes(index_dirs: IndexDirs) -> None:
 
 
 def serve(
-    index_dirs: IndexDirs, port: int = 8501, host: str = LOOPBACK, token: str | None = None
+    index_dirs: IndexDirs,
+    port: int = 8501,
+    host: str = LOOPBACK,
+    token: str | None = None,
+    announce: Callable[[str], None] = log.info,
 ) -> int:
     """Run the page in the foreground until interrupted or terminated (SIGINT, SIGTERM);
     Streamlit stops with it. Returns Streamlit's exit code, 0 when stopped.
 
     It listens on loopback unless ``host`` says otherwise; with a ``token``, the page asks
-    for it (``?token=...``) before showing anything.
+    for it (``?token=...``) before showing anything. Once every index has been checked,
+    ``announce`` is given the page's address.
     """
     check_indexes(index_dirs)
+    query = f"/?token={quote(token)}" if token else ""
+    announce(f"serving the search page on http://{host}:{port}{query}")
     if host != LOOPBACK and not token:
         log.warning("serving on %s with no --token: anyone who can reach it can search", host)
     env = dict(os.environ, **({TOKEN_ENV: token} if token else {}))
