@@ -6,15 +6,17 @@ can skip a bad file and carry on.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +26,15 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 RESIZE_POLICIES = ("center-crop", "pad")
 THUMBNAIL_QUALITY = 85
 THUMBNAIL_SIDE = 96
+# A small JPEG up to this size is kept as its own thumbnail (CIFAR-10's are about 1.5 KB)
+OWN_THUMBNAIL_BYTES = 16 * 1024
 # Modes to_mode can turn into L/RGB; open_image rejects the rest (e.g. LAB) up front.
 _SUPPORTED_MODES = frozenset(
     {"1", "L", "P", "RGB", "RGBA", "RGBa", "LA", "PA", "CMYK", "YCbCr", "HSV", "I", "F"}
 )
+
+# EXIF orientations other than 1 (as stored): mirrored and/or rotated
+_ROTATIONS = frozenset(range(2, 9))
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 
@@ -81,13 +88,20 @@ def open_image(source: ImageSource, draft_size: int | None = None) -> Image.Imag
     With ``draft_size``, JPEGs decode at a power-of-two reduced scale whose sides
     stay ``>= draft_size``, which is much faster for large photos.
     """
-    path, stream = _read_source(source)
+    path, data = _read_source(source)
+    return _decode(data, path, draft_size)[0]
+
+
+def _decode(data: bytes, path: str | None, draft_size: int | None) -> tuple[Image.Image, bool]:
+    """``open_image`` on bytes already read; also says whether the result is the file's
+    own pixels as stored (no draft scaling, no EXIF rotation)."""
     try:
         # As an error, the "too many pixels" warning stops a bomb before it decodes.
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(stream) as img:
-                limit, pixels = Image.MAX_IMAGE_PIXELS, img.width * img.height
+            with Image.open(io.BytesIO(data)) as img:
+                stored_size, pixels = img.size, img.width * img.height
+                limit = Image.MAX_IMAGE_PIXELS
                 if limit is not None and pixels > limit:  # in case a thread reset the filters
                     raise Image.DecompressionBombError(f"{pixels} pixels exceed limit {limit}")
                 if draft_size and img.format in ("JPEG", "MPO"):
@@ -105,7 +119,7 @@ def open_image(source: ImageSource, draft_size: int | None = None) -> Image.Imag
         raise ImageReadError(reason, path) from exc
     if upright.mode not in _SUPPORTED_MODES and not upright.mode.startswith("I;16"):
         raise ImageReadError(f"unsupported image mode {upright.mode!r}", path)
-    return upright
+    return upright, upright is img and img.size == stored_size
 
 
 def shorter_side(path: str | os.PathLike) -> int:
@@ -126,18 +140,26 @@ def too_many_pixels() -> str:
     )
 
 
-def _read_source(source: ImageSource) -> tuple[str | None, BinaryIO]:
+def read_file(path: str | os.PathLike) -> bytes:
+    """The bytes of an image file; a missing, unreadable or empty one is an ImageReadError."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise ImageReadError("file not found", path) from None
+    except OSError as exc:
+        raise ImageReadError(f"cannot open file ({exc.strerror or exc})", path) from exc
+    if not data:
+        raise ImageReadError("file is empty", path)
+    return data
+
+
+def _read_source(source: ImageSource) -> tuple[str | None, bytes]:
     """Buffer any accepted source in memory, rejecting missing and empty ones."""
     if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except FileNotFoundError:
-            raise ImageReadError("file not found", path) from None
-        except OSError as exc:
-            raise ImageReadError(f"cannot open file ({exc.strerror or exc})", path) from exc
-    elif isinstance(source, (bytes, bytearray, memoryview)):
+        return os.fspath(source), read_file(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
         path, data = None, bytes(source)
     else:
         name = getattr(source, "name", None)  # open files carry their path
@@ -147,13 +169,15 @@ def _read_source(source: ImageSource) -> tuple[str | None, BinaryIO]:
             raise TypeError("open_image needs a binary stream, got text")
     if not data:
         raise ImageReadError("file is empty", path)
-    return path, io.BytesIO(data)
+    return path, data
 
 
 def _exif_upright(img: Image.Image, path: str | None) -> Image.Image:
     """Apply EXIF orientation; broken EXIF costs the rotation, not the image."""
     try:
-        return ImageOps.exif_transpose(img)  # a copy, so it outlives the open file
+        if img.getexif().get(ExifTags.Base.Orientation, 1) not in _ROTATIONS:
+            return img  # as stored: no copy (a loaded image outlives its closed file)
+        return ImageOps.exif_transpose(img)
     except Exception as exc:  # malformed EXIF comes in many shapes
         log.warning("ignoring unreadable EXIF orientation in %s: %s", path or "<bytes>", exc)
         return img.copy()
@@ -212,6 +236,8 @@ def fit_square(img: Image.Image, size: int, policy: str = "center-crop") -> Imag
     if size < 1:
         raise ValueError(f"size must be positive, got {size}")
     width, height = img.size
+    if (width, height) == (size, size):
+        return img
     if policy == "center-crop":
         side = min(width, height)
         left, top = (width - side) // 2, (height - side) // 2
@@ -231,18 +257,25 @@ def load_image(
     source: ImageSource, size: int, channels: int, policy: str = "center-crop"
 ) -> np.ndarray:
     """Read ``source`` as a float32 array of shape (size, size, channels) in [0, 1]."""
-    return _model_input(open_image(source, draft_size=_draft_side(size)), size, channels, policy)
+    img = open_image(source, draft_size=draft_side(size))
+    return as_model_input(_model_pixels(img, size, channels, policy))
 
 
-def _draft_side(size: int) -> int:
+def draft_side(size: int) -> int:
+    """The side JPEGs are draft-decoded to for a model of input ``size``."""
     # Queries and indexed files must decode at the same JPEG draft scale, or an indexed
     # photo would not find itself at distance 0; thumbnails need at least THUMBNAIL_SIDE.
     return max(size, THUMBNAIL_SIDE)
 
 
-def _model_input(img: Image.Image, size: int, channels: int, policy: str) -> np.ndarray:
+def _model_pixels(img: Image.Image, size: int, channels: int, policy: str) -> np.ndarray:
     square = fit_square(to_mode(img, channels), size, policy)
-    return (np.asarray(square, dtype=np.float32) / 255.0).reshape(size, size, channels)
+    return np.asarray(square, dtype=np.uint8).reshape(size, size, channels)
+
+
+def as_model_input(pixels: np.ndarray) -> np.ndarray:
+    """uint8 pixels (one image or a stack) as the model's float32 input in [0, 1]."""
+    return np.asarray(pixels, dtype=np.float32) / 255.0
 
 
 def make_thumbnail(
@@ -270,26 +303,46 @@ def make_thumbnail(
     return buffer.getvalue()
 
 
+@dataclass(frozen=True)
+class IndexedImage:
+    """What a build keeps of one file, from a single read of its bytes."""
+
+    pixels: np.ndarray  # (size, size, channels) uint8: ``as_model_input`` gives load_image's
+    thumbnail: bytes  # JPEG
+    sha256: str  # of the file's bytes
+
+
 def read_for_index(
     path: Path,
     size: int,
     channels: int,
     policy: str = "center-crop",
     thumb_side: int = THUMBNAIL_SIDE,
-) -> tuple[np.ndarray, bytes]:
-    """Decode ``path`` once; return (model input as ``load_image`` gives, thumbnail JPEG).
+) -> IndexedImage:
+    """Read ``path`` once and decode it once: model pixels, thumbnail and content hash.
 
-    The thumbnail shows the whole upright photo, not the model's square crop.
+    The thumbnail shows the whole upright photo, not the model's square crop. A small RGB
+    JPEG shown as stored is its own thumbnail: encoding it again would only lose quality.
     """
-    img = open_image(path, draft_size=_draft_side(size))
-    return _model_input(img, size, channels, policy), make_thumbnail(img, thumb_side, True)
+    data = read_file(path)
+    img, as_stored = _decode(data, os.fspath(path), draft_side(size))
+    pixels = _model_pixels(img, size, channels, policy)
+    own_thumbnail = (
+        as_stored
+        and img.format == "JPEG"
+        and img.mode == "RGB"
+        and max(img.size) <= thumb_side
+        and len(data) <= OWN_THUMBNAIL_BYTES
+    )
+    thumbnail = data if own_thumbnail else make_thumbnail(img, thumb_side, in_place=True)
+    return IndexedImage(pixels, thumbnail, hashlib.sha256(data).hexdigest())
 
 
 def read_with_preview(data: bytes, size: int, channels: int, preview_side: int):
     """An upload's model input (as ``load_image`` gives) and a JPEG preview of up to
     ``preview_side`` px, decoding the bytes once unless a JPEG's draft scale for the model
     is too small for the preview."""
-    img = open_image(data, draft_size=_draft_side(size))
-    model_input = _model_input(img, size, channels, "center-crop")
-    drafted = bytes(data[:2]) == b"\xff\xd8" and _draft_side(size) < preview_side
+    img = open_image(data, draft_size=draft_side(size))
+    model_input = as_model_input(_model_pixels(img, size, channels, "center-crop"))
+    drafted = bytes(data[:2]) == b"\xff\xd8" and draft_side(size) < preview_side
     return model_input, make_thumbnail(data if drafted else img, preview_side, in_place=True)

@@ -16,11 +16,11 @@ import pyarrow as pa
 from latentsearch.indexer.images import (
     IMAGE_EXTENSIONS,
     ImageReadError,
+    as_model_input,
     label_for,
     list_images,
     read_for_index,
 )
-from latentsearch.indexer.reading import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -68,22 +68,12 @@ def list_entry(row: dict[str, str]) -> list[dict[str, str]]:
 def _decode_one(path: Path, root: Path, size: int, channels: int) -> dict[str, object]:
     row: dict[str, object] = {"path": str(path), "label": label_for(path, root) or ""}
     try:
-        array, thumbnail = read_for_index(path, size, channels)
-        sha256 = file_sha256(path)
+        image = read_for_index(path, size, channels)
     except ImageReadError as err:
         log.warning("skipped %s: %s", path, err.reason)
         return {**row, "sha256": "", "reason": err.reason, "pixels": b"", "thumbnail": b""}
-    except OSError as err:  # as reading._read_and_hash: hashing failed after the decode
-        log.warning("skipped %s: cannot hash: %s", path, err)
-        return {
-            **row,
-            "sha256": "",
-            "reason": f"cannot hash: {err}",
-            "pixels": b"",
-            "thumbnail": b"",
-        }
-    pixels = np.rint(array * 255.0).astype(np.uint8).tobytes()
-    return {**row, "sha256": sha256, "reason": "", "pixels": pixels, "thumbnail": thumbnail}
+    decoded = {"pixels": image.pixels.tobytes(), "thumbnail": image.thumbnail}
+    return {**row, "sha256": image.sha256, "reason": "", **decoded}
 
 
 def decode_batch(batch: pa.Table, root: str, size: int, channels: int) -> pa.Table:
@@ -93,9 +83,9 @@ def decode_batch(batch: pa.Table, root: str, size: int, channels: int) -> pa.Tab
 
 
 def error_sample(hashes: list[str]) -> np.ndarray:
-    """Which rows get a reconstruction error: about one in eight, picked by content hash.
+    """Numbers standing for the rows in ``outliers.collection_errors``: from the content hash.
 
-    The local build samples every eighth id; an actor does not know the ids (they are
+    The local build samples ids; an actor does not know the ids (they are
     given when the shards are joined), so it samples by something it does know.
     """
     return np.array([int(h[:8], 16) if h else 1 for h in hashes], dtype=np.int64)
@@ -104,12 +94,13 @@ def error_sample(hashes: list[str]) -> np.ndarray:
 class EncodeActor:
     """Loads the model once, then encodes batch after batch (a Ray Data actor pool member)."""
 
-    def __init__(self, model_dir: str, batch_size: int | None) -> None:
+    def __init__(self, model_dir: str, batch_size: int | None, error_stride: int) -> None:
         from latentsearch.encoder.precision import for_indexing
         from latentsearch.encoder.training import load_model
 
         self.model, plan = for_indexing(load_model(model_dir), batch_size)
         self.batch_size = plan.batch_size
+        self.error_stride = error_stride  # outliers.error_stride of the collection's size
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         from latentsearch.encoder.inference import encode_images
@@ -119,15 +110,14 @@ class EncodeActor:
         readable = np.array([r == "" for r in batch["reason"].to_pylist()], dtype=bool)
         shape = (config.image_size, config.image_size, config.channels)
         pixels = [p for p, ok in zip(batch["pixels"].to_pylist(), readable, strict=True) if ok]
-        images = np.frombuffer(b"".join(pixels), np.uint8).reshape(-1, *shape)
-        images = images.astype(np.float32) / 255.0
+        images = as_model_input(np.frombuffer(b"".join(pixels), np.uint8).reshape(-1, *shape))
         codes = np.empty((0, config.latent_dim), np.float32)
         errors = np.full(len(batch), np.nan, np.float32)
         if len(images):
             codes = encode_images(self.model.encoder, images, self.batch_size)
             hashes = [h for h, ok in zip(batch["sha256"].to_pylist(), readable, strict=True) if ok]
             rows = error_sample(hashes)
-            errors[readable] = collection_errors(self.model, images, codes, rows)
+            errors[readable] = collection_errors(self.model, images, codes, rows, self.error_stride)
         code_bytes = iter(code.tobytes() for code in codes)
         column = [next(code_bytes) if ok else b"" for ok in readable]
         batch = batch.append_column(SHARD.field("code"), pa.array(column, pa.binary()))

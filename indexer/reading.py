@@ -14,10 +14,19 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from latentsearch.indexer.images import ImageReadError, label_for, list_images, read_for_index
+from latentsearch.indexer.images import (
+    ImageReadError,
+    IndexedImage,
+    as_model_input,
+    label_for,
+    list_images,
+    read_for_index,
+)
 
 log = logging.getLogger(__name__)
 DEFAULT_WORKERS = min(8, os.cpu_count() or 1)
+# Files per thread task: a future per small file cost more, in the GIL, than its decode.
+FILES_PER_TASK = 32
 
 
 @dataclass(frozen=True)
@@ -75,31 +84,33 @@ def hash_files(paths: Sequence[Path], workers: int = DEFAULT_WORKERS) -> list[st
         return [digest for part in parts for digest in part]
 
 
-def _read_and_hash(path: Path, size: int, channels: int) -> tuple[np.ndarray, bytes, str]:
-    array, thumbnail = read_for_index(path, size, channels)
-    try:
-        return array, thumbnail, file_sha256(path)
-    except OSError as err:
-        raise ImageReadError(f"cannot hash: {err}", path) from err
+def _read_slice(paths: Sequence[Path], size: int, channels: int) -> list[IndexedImage | str]:
+    """Each file read for the index, or why it could not be."""
+    results: list[IndexedImage | str] = []
+    for path in paths:
+        try:
+            results.append(read_for_index(path, size, channels))
+        except ImageReadError as err:
+            results.append(err.reason)
+    return results
 
 
 def _collect(scan: FolderScan, chunk: Sequence[Path], futures: list[Future]) -> ImageBatch:
     batch = ImageBatch(images=np.empty(0), paths=[], labels=[], thumbnails=[])
-    arrays = []
-    for path, future in zip(chunk, futures, strict=True):
-        try:
-            array, thumbnail, sha256 = future.result()
-        except ImageReadError as err:
-            scan.skipped.append(Skipped(str(path), err.reason))
-            log.warning("skipped %s: %s", path, err.reason)
+    results = [result for future in futures for result in future.result()]
+    pixels = []
+    for path, image in zip(chunk, results, strict=True):
+        if isinstance(image, str):
+            scan.skipped.append(Skipped(str(path), image))
+            log.warning("skipped %s: %s", path, image)
             continue
-        arrays.append(array)
+        pixels.append(image.pixels)
         batch.paths.append(str(path))
         batch.labels.append(label_for(path, scan.root))
-        batch.thumbnails.append(thumbnail)
-        batch.hashes.append(sha256)
-    if arrays:
-        batch.images = np.stack(arrays)
+        batch.thumbnails.append(image.thumbnail)
+        batch.hashes.append(image.sha256)
+    if pixels:
+        batch.images = as_model_input(np.stack(pixels))
     return batch
 
 
@@ -121,7 +132,8 @@ def read_batches(
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for start in range(0, len(scan.paths), batch_size):
             chunk = scan.paths[start : start + batch_size]
-            futures = [pool.submit(_read_and_hash, p, size, channels) for p in chunk]
+            slices = [chunk[i : i + FILES_PER_TASK] for i in range(0, len(chunk), FILES_PER_TASK)]
+            futures = [pool.submit(_read_slice, part, size, channels) for part in slices]
             pending.append((chunk, futures))
             if len(pending) > 2:
                 yield from _ready(scan, pending, progress)

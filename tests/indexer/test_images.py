@@ -1,5 +1,6 @@
 """Tests for latentsearch.indexer.images, on small synthetic images made in tmp_path."""
 
+import hashlib
 import io
 import pickle
 
@@ -306,14 +307,38 @@ def test_read_for_index_returns_array_and_whole_photo_thumbnail(tmp_path):
     img.paste(GREEN, (50, 0, 150, 100))
     path = save(img, tmp_path / "cat" / "wide.png")
 
-    array, thumb = read_for_index(path, size=32, channels=3, thumb_side=64)
+    image = read_for_index(path, size=32, channels=3, thumb_side=64)
 
-    np.testing.assert_array_equal(array, load_image(path, size=32, channels=3))
-    with Image.open(io.BytesIO(thumb)) as decoded:
+    assert image.pixels.dtype == np.uint8
+    np.testing.assert_array_equal(image.pixels / 255.0, load_image(path, size=32, channels=3))
+    assert image.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    with Image.open(io.BytesIO(image.thumbnail)) as decoded:
         assert decoded.size == (64, 32)  # whole photo, not the square crop
         assert near(decoded.getpixel((2, 16)), RED)
     with pytest.raises(ImageReadError):
         read_for_index(tmp_path / "missing.jpg", size=32, channels=3)
+
+
+def test_a_small_upright_jpeg_is_its_own_thumbnail(tmp_path):
+    path = tmp_path / "small.jpg"
+    path.write_bytes(noise_jpeg_bytes(64, 48))
+    assert read_for_index(path, size=32, channels=3).thumbnail == path.read_bytes()
+
+
+def test_a_large_or_rotated_jpeg_gets_a_new_upright_thumbnail(tmp_path):
+    large = tmp_path / "large.jpg"
+    large.write_bytes(noise_jpeg_bytes(400, 300))
+    thumb = read_for_index(large, size=32, channels=3).thumbnail
+    with Image.open(io.BytesIO(thumb)) as decoded:
+        assert decoded.size == (96, 72)
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: shown rotated 90 degrees
+    rotated = save(Image.new("RGB", (64, 32), RED), tmp_path / "rotated.jpg", exif=exif)
+    thumb = read_for_index(rotated, size=32, channels=3).thumbnail
+    assert thumb != rotated.read_bytes()
+    with Image.open(io.BytesIO(thumb)) as decoded:
+        assert decoded.size == (32, 64)
 
 
 def test_shorter_side_reads_the_header_of_a_photo(tmp_path):
