@@ -36,6 +36,7 @@ from latentsearch.indexer.index_choice import (
 )
 from latentsearch.indexer.index_writer import BuildRecord, IndexWriter, finish_build
 from latentsearch.indexer.metadata import MetadataWriter
+from latentsearch.indexer.outliers import error_stride
 from latentsearch.indexer.reading import DEFAULT_WORKERS, FolderScan, read_batches
 from latentsearch.indexer.staging import staged_build
 
@@ -177,7 +178,8 @@ def build_index(
     raw = new_pixel_index(config.raw_dim)  # exact L2 on the pixels, one byte each
     with staged_build(out_dir) as staging:
         with MetadataWriter(staging / METADATA_FILE) as metadata:
-            writer = IndexWriter(model, latent, raw, metadata, settings.metric)
+            stride = error_stride(len(scan.paths))
+            writer = IndexWriter(model, latent, raw, metadata, settings.metric, 0, stride)
             batches = read_batches(
                 scan,
                 config.image_size,

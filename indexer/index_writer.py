@@ -16,7 +16,7 @@ from latentsearch.indexer.bundle import LATENT_FILE, MANIFEST_FILE, RAW_FILE, Ma
 from latentsearch.indexer.checksums import tree_checksums
 from latentsearch.indexer.faiss_helpers import add_vectors, prepare_vectors, write_index
 from latentsearch.indexer.metadata import MetadataWriter
-from latentsearch.indexer.outliers import collection_errors
+from latentsearch.indexer.outliers import MIN_ERROR_STRIDE, collection_errors
 from latentsearch.indexer.reading import FolderScan, ImageBatch, file_sha256
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ class IndexWriter:
     metadata: MetadataWriter
     metric: str
     next_id: int = 0
+    error_stride: int = MIN_ERROR_STRIDE  # outliers.error_stride of the collection's size
 
     def add(self, batch: ImageBatch) -> None:
         """Encode one batch and add it under the next free ids (= its metadata rows)."""
@@ -40,7 +41,7 @@ class IndexWriter:
         threshold = self.model.config.binary_threshold
         add_vectors(self.latent, prepare_vectors(codes, self.metric, threshold), ids)
         add_vectors(self.raw, batch.images, ids)
-        errors = collection_errors(self.model, batch.images, codes, ids)
+        errors = collection_errors(self.model, batch.images, codes, ids, self.error_stride)
         self.metadata.append(batch.paths, batch.labels, batch.thumbnails, errors, batch.hashes)
         self.next_id += len(batch.paths)
 

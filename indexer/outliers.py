@@ -58,18 +58,30 @@ def errors_of(images: np.ndarray, rebuilt: np.ndarray) -> np.ndarray:
     return ((rebuilt - images) ** 2).reshape(len(images), -1).mean(axis=1).astype(np.float32)
 
 
-# The decoder pass costs more than encoding; a percentile needs a sample, not every image.
-ERROR_SAMPLE_STRIDE = 8
+# The decoder pass costs about five times the encoder's (the CIFAR-10 model, on a CPU); a
+# percentile and a median need a sample, not every image: one image in eight, and for a
+# large collection only about ERROR_SAMPLES in all.
+MIN_ERROR_STRIDE = 8
+ERROR_SAMPLES = 2048
+
+
+def error_stride(count: int) -> int:
+    """One image in how many gets its reconstruction error stored, for ``count`` images."""
+    return max(MIN_ERROR_STRIDE, count // ERROR_SAMPLES)
 
 
 def collection_errors(
-    model: TrainedModel, images: np.ndarray, codes: np.ndarray, rows: np.ndarray
+    model: TrainedModel,
+    images: np.ndarray,
+    codes: np.ndarray,
+    rows: np.ndarray,
+    stride: int = MIN_ERROR_STRIDE,
 ) -> np.ndarray:
     """Errors for one build batch, reusing its codes, for the rows that are a multiple of
-    ``ERROR_SAMPLE_STRIDE`` (an eighth of the collection); NaN for the others, and for all
-    when the model has no decoder."""
+    ``stride`` (see :func:`error_stride`); NaN for the others, and for all when the model
+    has no decoder."""
     errors = np.full(len(images), np.nan, dtype=np.float32)
-    sampled = np.flatnonzero(np.asarray(rows) % ERROR_SAMPLE_STRIDE == 0)
+    sampled = np.flatnonzero(np.asarray(rows) % stride == 0)
     if model.decoder is not None and sampled.size:
         rebuilt = rebuild(model, images[sampled], codes[sampled])
         errors[sampled] = errors_of(images[sampled], rebuilt)

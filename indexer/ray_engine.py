@@ -37,6 +37,7 @@ from latentsearch.indexer.faiss_helpers import new_pixel_index, prepare_vectors
 from latentsearch.indexer.index_choice import training_size
 from latentsearch.indexer.index_writer import BuildRecord, IndexWriter, finish_build
 from latentsearch.indexer.metadata import MetadataWriter
+from latentsearch.indexer.outliers import error_stride
 from latentsearch.indexer.reading import FolderScan
 from latentsearch.indexer.staging import staged_build
 
@@ -115,7 +116,11 @@ def encode_to_shards(ray, scan_root: Path, model: TrainedModel, out: Path, build
             options.actor_class,
             batch_size=batch,
             batch_format="pyarrow",
-            fn_constructor_kwargs={"model_dir": str(model.path), "batch_size": build.batch_size},
+            fn_constructor_kwargs={
+                "model_dir": str(model.path),
+                "batch_size": build.batch_size,
+                "error_stride": error_stride(listed),
+            },
             # Ray Data's actor pools default to max_restarts=-1 and max_task_retries=-1: a
             # dead actor is replaced and its batch retried (tests/indexer/test_ray_engine.py)
             concurrency=size,

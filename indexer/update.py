@@ -34,6 +34,7 @@ from latentsearch.indexer.faiss_helpers import read_index, remove_ids
 from latentsearch.indexer.index_choice import index_type_of
 from latentsearch.indexer.index_writer import BuildRecord, IndexWriter, finish_build
 from latentsearch.indexer.metadata import Metadata, MetadataError, MetadataWriter
+from latentsearch.indexer.outliers import error_stride
 from latentsearch.indexer.reading import FolderScan, file_sha256, hash_files, read_batches
 from latentsearch.indexer.staging import staged_build
 
@@ -163,7 +164,8 @@ def _apply_update(
         raw = remove_ids(read_index(previous / RAW_FILE), plan.stale_rows)
         with MetadataWriter(staging / METADATA_FILE, append=True) as metadata:
             metadata.blank(plan.stale_rows)
-            writer = IndexWriter(model, latent, raw, metadata, manifest.metric, next_id=rows)
+            stride = error_stride(plan.unchanged + len(plan.to_encode))
+            writer = IndexWriter(model, latent, raw, metadata, manifest.metric, rows, stride)
             for batch in read_batches(
                 fresh,
                 config.image_size,

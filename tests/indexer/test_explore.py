@@ -16,7 +16,7 @@ from latentsearch.indexer.bundle import current_index_build
 from latentsearch.indexer.explore import Explorer, leave_out, one_openmp_thread, precision
 from latentsearch.indexer.images import ImageReadError, load_image
 from latentsearch.indexer.outliers import (
-    ERROR_SAMPLE_STRIDE,
+    MIN_ERROR_STRIDE,
     OUTLIER_PERCENTILE,
     known_errors,
     score,
@@ -44,10 +44,10 @@ def row_of(explorer: Explorer, name: str) -> int:
 def test_build_stores_the_reconstruction_errors_of_a_sample(explorer):
     stored = explorer.bundle.metadata.errors
     assert stored is not None and stored.shape == (len(explorer),)
-    sampled = np.arange(len(explorer)) % ERROR_SAMPLE_STRIDE == 0
+    sampled = np.arange(len(explorer)) % MIN_ERROR_STRIDE == 0
     assert np.isfinite(stored[sampled]).all() and np.isnan(stored[~sampled]).all()
     model = explorer.bundle.model
-    row = ERROR_SAMPLE_STRIDE  # the second sampled row
+    row = MIN_ERROR_STRIDE  # the second sampled row
     image = load_image(explorer.bundle.metadata.paths[row], 16, 3)[np.newaxis]
     assert model.redrawer is not None  # the fixture searches a projected code
     autoencoder = keras.saving.load_model(model.path / "autoencoder.keras", compile=False)
@@ -71,7 +71,7 @@ def test_outlier_score_ranks_an_error_among_the_collections():
 def test_look_shows_the_model_input_its_reconstruction_and_the_outlier_score(
     explorer, image_folder
 ):
-    row = ERROR_SAMPLE_STRIDE  # an indexed image whose error the build stored
+    row = MIN_ERROR_STRIDE  # an indexed image whose error the build stored
     query = explorer.upload("q.png", Path(explorer.bundle.metadata.paths[row]).read_bytes())
     view = explorer.look(query)
     assert view.model_input.shape == view.reconstruction.shape == (16, 16, 3)
