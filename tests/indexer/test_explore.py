@@ -16,8 +16,10 @@ from latentsearch.indexer.bundle import current_index_build
 from latentsearch.indexer.explore import Explorer, leave_out, one_openmp_thread, precision
 from latentsearch.indexer.images import ImageReadError, load_image
 from latentsearch.indexer.outliers import (
+    ERROR_SAMPLES,
     MIN_ERROR_STRIDE,
     OUTLIER_PERCENTILE,
+    error_stride,
     known_errors,
     score,
 )
@@ -228,3 +230,10 @@ def test_the_original_of_a_collection_image_is_its_file_until_it_is_gone(
     (folder / "red" / "03.png").unlink()
     with pytest.raises(QueryError, match="no longer in the indexed folder"):
         explorer.original(row)
+
+
+def test_error_stride_keeps_one_in_eight_then_about_error_samples():
+    assert error_stride(100) == error_stride(10_000) == MIN_ERROR_STRIDE
+    for count in (50_000, 1_000_000):
+        kept = len(range(0, count, error_stride(count)))
+        assert ERROR_SAMPLES <= kept < 1.1 * ERROR_SAMPLES
