@@ -1,11 +1,17 @@
-"""Images/s for decoding alone, encoding alone and a whole ``latentsearch index``, with peak RSS.
+"""Images/s of each indexing phase against the fastest plain decode of the same files.
 
     python benchmarks/index_throughput.py --data FOLDER --model MODEL_DIR [--batch-size 256]
-        [--workers N] [--phases decode,encode,build]
+        [--workers N] [--phases baseline,decode,encode,build]
 
-Each phase runs in its own process, so its peak resident memory
+``baseline`` is no product code: Pillow opens each file, draft-decodes a JPEG to the scale
+the product uses for this model, converts to RGB and makes an array, in the product's own
+layout (``--workers`` threads, ``FILES_PER_TASK`` files a task). ``decode`` is the product's
+reading (hash, model pixels, thumbnail), ``encode`` the model alone, ``build`` a whole
+``latentsearch index``. Each phase runs in its own process, so its peak resident memory
 (``resource.getrusage(...).ru_maxrss``) is its own. Prints one JSON line per phase and a
-markdown table.
+markdown table with each phase's rate as a ratio to the baseline's of the same round
+(``--rounds N`` runs the phases N times: on a shared machine the spread between rounds says
+how far to trust one ratio).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-PHASES = ("decode", "encode", "build")
+PHASES = ("baseline", "decode", "encode", "build")
 EXTRA: dict[str, float] = {}  # further figures a phase reports (the build: its index size)
 
 
@@ -27,15 +33,49 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def run_decode(args: argparse.Namespace) -> tuple[int, float]:
+def model_size(model_dir: str) -> tuple[int, int]:
+    """(image side, channels) of the model in ``model_dir``, from its config alone."""
     from latentsearch.encoder.config import ModelConfig, load_json
     from latentsearch.encoder.training import MODEL_CONFIG_FILE, model_files
+
+    config = load_json(ModelConfig, model_files(model_dir) / MODEL_CONFIG_FILE)
+    return config.image_size, config.channels
+
+
+def plain_decode(paths: list[Path], side: int) -> int:
+    """Decode files as a script with no product code would: the fastest plain way."""
+    import numpy as np
+    from PIL import Image
+
+    for path in paths:
+        with Image.open(path) as img:
+            img.draft("RGB", (side, side))
+            np.asarray(img.convert("RGB"))
+    return len(paths)
+
+
+def run_baseline(args: argparse.Namespace) -> tuple[int, float]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from latentsearch.indexer.images import draft_side, list_images
+    from latentsearch.indexer.reading import FILES_PER_TASK
+
+    side = draft_side(model_size(args.model)[0])
+    started = time.perf_counter()
+    paths = list_images(args.data)
+    tasks = [paths[i : i + FILES_PER_TASK] for i in range(0, len(paths), FILES_PER_TASK)]
+    with ThreadPoolExecutor(args.workers) as pool:
+        count = sum(pool.map(plain_decode, tasks, [side] * len(tasks)))
+    return count, time.perf_counter() - started
+
+
+def run_decode(args: argparse.Namespace) -> tuple[int, float]:
     from latentsearch.indexer.reading import FolderScan, read_batches
 
-    config = load_json(ModelConfig, model_files(args.model) / MODEL_CONFIG_FILE)
+    size, channels = model_size(args.model)
     started = time.perf_counter()
     scan = FolderScan.of(args.data)
-    batches = read_batches(scan, config.image_size, config.channels, args.batch_size, args.workers)
+    batches = read_batches(scan, size, channels, args.batch_size, args.workers)
     return sum(len(batch.paths) for batch in batches), time.perf_counter() - started
 
 
@@ -80,7 +120,12 @@ def run_build(args: argparse.Namespace) -> tuple[int, float]:
 
 
 def one_phase(args: argparse.Namespace) -> None:
-    run = {"decode": run_decode, "encode": run_encode, "build": run_build}[args.phase]
+    run = {
+        "baseline": run_baseline,
+        "decode": run_decode,
+        "encode": run_encode,
+        "build": run_build,
+    }[args.phase]
     images, seconds = run(args)
     report = {
         "phase": args.phase,
@@ -101,21 +146,31 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--count", type=int, default=20_000, help="images for the encode phase")
     parser.add_argument("--phases", default=",".join(PHASES))
+    parser.add_argument("--rounds", type=int, default=1, help="run the phases this many times")
     parser.add_argument("--phase", help=argparse.SUPPRESS)  # set in the child processes
     args = parser.parse_args()
     if args.phase:
         return one_phase(args)
-    rows = []
-    for phase in args.phases.split(","):
-        child = [sys.executable, __file__, *sys.argv[1:], "--phase", phase]
-        output = subprocess.run(child, check=True, capture_output=True, text=True).stdout
-        rows.append(json.loads(output.strip().splitlines()[-1]))
-        print(json.dumps(rows[-1]), flush=True)
-    print("| phase | images | seconds | images/s | peak RSS MiB |\n|---|---|---|---|---|")
+    for round_number in range(1, args.rounds + 1):
+        rows = []
+        for phase in args.phases.split(","):
+            child = [sys.executable, __file__, *sys.argv[1:], "--phase", phase]
+            output = subprocess.run(child, check=True, capture_output=True, text=True).stdout
+            rows.append({"round": round_number, **json.loads(output.strip().splitlines()[-1])})
+            print(json.dumps(rows[-1]), flush=True)
+        print_table(rows)
+
+
+def print_table(rows: list[dict]) -> None:
+    """One round's phases, each as a ratio to that round's baseline."""
+    base = next((r["images_per_s"] for r in rows if r["phase"] == "baseline"), None)
+    print("| round | phase | images | seconds | images/s | / baseline | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
+        ratio = f"{r['images_per_s'] / base:.2f}" if base else "-"
         print(
-            f"| {r['phase']} | {r['images']} | {r['seconds']} | {r['images_per_s']} "
-            f"| {r['peak_rss_mib']} |"
+            f"| {r['round']} | {r['phase']} | {r['images']} | {r['seconds']} "
+            f"| {r['images_per_s']} | {ratio} | {r['peak_rss_mib']} |"
         )
 
 
