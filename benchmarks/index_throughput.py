@@ -1,17 +1,18 @@
 """Images/s of each indexing phase against the fastest plain decode of the same files.
 
     python benchmarks/index_throughput.py --data FOLDER --model MODEL_DIR [--batch-size 256]
-        [--workers N] [--phases baseline,decode,encode,build]
+        [--workers N] [--phases baseline,decode,encode,model,build] [--rounds N]
 
 ``baseline`` is no product code: Pillow opens each file, draft-decodes a JPEG to the scale
 the product uses for this model, converts to RGB and makes an array, in the product's own
 layout (``--workers`` threads, ``FILES_PER_TASK`` files a task). ``decode`` is the product's
-reading (hash, model pixels, thumbnail), ``encode`` the model alone, ``build`` a whole
-``latentsearch index``. Each phase runs in its own process, so its peak resident memory
-(``resource.getrusage(...).ru_maxrss``) is its own. Prints one JSON line per phase and a
-markdown table with each phase's rate as a ratio to the baseline's of the same round
-(``--rounds N`` runs the phases N times: on a shared machine the spread between rounds says
-how far to trust one ratio).
+reading (hash, model pixels, thumbnail); ``encode`` the encoder alone; ``model`` the encoder
+plus the decoder pass on the sample whose reconstruction errors a build of this folder
+stores; ``build`` a whole ``latentsearch index``. Each phase runs in its own process, so
+its peak resident memory (``resource.getrusage(...).ru_maxrss``) is its own. Prints one
+JSON line per phase and a markdown table with each phase's rate as a ratio to the
+baseline's of the same round (``--rounds N`` runs the phases N times: on a shared machine
+the spread between rounds says how far to trust one ratio).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-PHASES = ("baseline", "decode", "encode", "build")
+PHASES = ("baseline", "decode", "encode", "model", "build")
 EXTRA: dict[str, float] = {}  # further figures a phase reports (the build: its index size)
 
 
@@ -98,6 +99,32 @@ def run_encode(args: argparse.Namespace) -> tuple[int, float]:
     return done, time.perf_counter() - started
 
 
+def run_model(args: argparse.Namespace) -> tuple[int, float]:
+    """The model's whole share of a build: the encoder on ``--count`` images plus the
+    decoder on the sample whose reconstruction errors the build stores."""
+    import numpy as np
+
+    from latentsearch.encoder.inference import encode_images
+    from latentsearch.encoder.training import load_model
+    from latentsearch.indexer.outliers import collection_errors, error_stride
+    from latentsearch.indexer.reading import FolderScan, read_batches
+
+    model = load_model(args.model)
+    config = model.config
+    scan = FolderScan.of(args.data)
+    stride = error_stride(len(scan.paths))  # as the build of this folder samples
+    scan.paths = scan.paths[: args.batch_size]
+    images = next(read_batches(scan, config.image_size, config.channels, args.batch_size)).images
+    collection_errors(model, images, encode_images(model.encoder, images), np.zeros(1), stride)
+    started = time.perf_counter()
+    done = 0
+    while done < args.count:
+        codes = encode_images(model.encoder, images, args.batch_size)
+        collection_errors(model, images, codes, np.arange(done, done + len(images)), stride)
+        done += len(images)
+    return done, time.perf_counter() - started
+
+
 def index_file_mib(index_dir: Path) -> float:
     """Size of the saved FAISS indexes: about what they held in memory."""
     from latentsearch.indexer.bundle import LATENT_FILE, RAW_FILE, current_index_build
@@ -124,6 +151,7 @@ def one_phase(args: argparse.Namespace) -> None:
         "baseline": run_baseline,
         "decode": run_decode,
         "encode": run_encode,
+        "model": run_model,
         "build": run_build,
     }[args.phase]
     images, seconds = run(args)
