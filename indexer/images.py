@@ -226,7 +226,7 @@ def _deep_to_l(img: Image.Image) -> Image.Image:
 
 
 def fit_square(img: Image.Image, size: int, policy: str = "center-crop") -> Image.Image:
-    """Resize to ``size`` x ``size``.
+    """Resize to ``size`` x ``size`` (``img`` itself if it already is that size).
 
     "center-crop" keeps the central square (the whole short side) and scales it;
     "pad" scales the long side to ``size`` and pads the short side with black.
