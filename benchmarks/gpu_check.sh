@@ -14,8 +14,12 @@ if [ -n "${WHEELS:-}" ]; then
   target="${TARGET:-$(mktemp -d)/site-packages}"
   # --no-deps: the machine's own numpy, h5py, Pillow, ml_dtypes and JAX stay in use;
   # only what the folder carries is added
-  "$python" -m pip install --quiet --disable-pip-version-check --no-index --no-deps \
-    --target "$target" "$WHEELS"/*.whl
+  if "$python" -m pip --version >/dev/null 2>&1; then
+    "$python" -m pip install --quiet --disable-pip-version-check --no-index --no-deps \
+      --target "$target" "$WHEELS"/*.whl
+  else  # a wheel is a zip laid out as site-packages: unpacking is installing, scripts aside
+    for wheel in "$WHEELS"/*.whl; do "$python" -m zipfile -e "$wheel" "$target"; done
+  fi
   export PYTHONPATH="$target${PYTHONPATH:+:$PYTHONPATH}"
   echo "installed $(ls "$WHEELS"/*.whl | wc -l) wheels into $target"
 fi
