@@ -1,4 +1,4 @@
-"""Autoencoder models and their training (Keras 3 on TensorFlow)."""
+"""Autoencoder models and their training (Keras 3: TensorFlow by default, or JAX)."""
 
 from latentsearch.encoder.config import LossConfig, ModelConfig, TrainConfig
 from latentsearch.encoder.models import build_decoder, build_encoder

@@ -1,19 +1,20 @@
-"""Index-time inference settings from the devices TensorFlow sees.
+"""Index-time inference settings from the GPUs the Keras backend in use sees.
 
 On a GPU the encoder runs large batches under Keras's ``mixed_float16`` policy (float16
-maths, float32 weights); on the CPU, its twin, the saved float32 model runs unchanged.
+maths, float32 weights; any Keras dtype policy, ``mixed_bfloat16`` say, through
+``with_policy``); on the CPU, its twin, the saved float32 model runs unchanged.
 Codes come back as float32 either way (``inference.encode_images``).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import keras
 
+from latentsearch.encoder.backend import visible_gpus
 from latentsearch.encoder.training import TrainedModel
 
 log = logging.getLogger(__name__)
@@ -42,15 +43,6 @@ def choose_inference(gpus: Sequence[str], batch_size: int | None = None) -> Infe
     if gpus:
         return InferencePlan(batch_size or GPU_BATCH, MIXED, f"{len(gpus)} GPU(s)")
     return InferencePlan(batch_size or CPU_BATCH, FLOAT32, "CPU")
-
-
-@functools.cache
-def visible_gpus() -> tuple[str, ...]:
-    """The GPUs TensorFlow can use (none on this build or machine: empty). Asked once:
-    the answer cannot change within a process."""
-    import tensorflow as tf
-
-    return tuple(device.name for device in tf.config.list_physical_devices("GPU"))
 
 
 def with_policy(model: keras.Model, policy: str) -> keras.Model:

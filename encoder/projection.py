@@ -178,7 +178,7 @@ def project_features(
     features_of = _features_model(encoder)
     plain = np.asarray(features_of.predict(sample, batch_size=256, verbose=0))
     # the bottleneck of the photo as it is: what the decoder was trained to redraw
-    bottleneck = np.asarray(code_layer(plain), np.float64)
+    bottleneck = keras.ops.convert_to_numpy(code_layer(plain)).astype(np.float64)
     features = plain
     if mirror:
         flipped = np.asarray(features_of.predict(sample[:, :, ::-1], batch_size=256, verbose=0))

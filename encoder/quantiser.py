@@ -120,6 +120,10 @@ class CodebookMonitor(keras.callbacks.Callback):
             self._check()
 
     def _check(self, restart: bool = True) -> None:
+        # JAX keeps the training state off the variables within an epoch (they read as
+        # None); asking for the model attaches it, and the next step reads it back with
+        # our changes. A no-op on the other backends.
+        _ = self.model
         counts = keras.ops.convert_to_numpy(self.quantiser.counts)
         self.epoch_counts += counts
         dead = np.flatnonzero(counts == 0)

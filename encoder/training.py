@@ -141,7 +141,8 @@ def save_model(
         save_json(train_config, staging / TRAIN_CONFIG_FILE)
         save_json(loss_config, staging / LOSS_CONFIG_FILE)
         (staging / HISTORY_FILE).write_text(json.dumps(history, indent=2) + "\n")
-        plot_loss_curves(history, staging / CURVES_FILE)
+        if any(history.values()):  # an untrained model (a throughput check) has no curves
+            plot_loss_curves(history, staging / CURVES_FILE)
     final = current_build(out_dir)
     log.info("saved model to %s", final)
     return final

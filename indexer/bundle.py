@@ -17,6 +17,7 @@ from pathlib import Path
 
 import faiss
 
+from latentsearch.encoder.backend import backend_versions
 from latentsearch.encoder.training import ENCODER_FILE, ModelLoadError, TrainedModel, load_model
 from latentsearch.encoder.versioned_dir import NoBuildError, current_build
 from latentsearch.indexer.checksums import (
@@ -37,7 +38,8 @@ MANIFEST_FILE = "manifest.json"
 MODEL_DIR = "model"
 log = logging.getLogger(__name__)
 TRUST_ENV = "LATENTSEARCH_TRUST_UNVERIFIED"  # "1": load builds that have no checksums
-_LIBRARIES = ("latentsearch", "tensorflow", "keras", "faiss-cpu", "numpy", "pillow", "h5py")
+# and the Keras backend's own libraries (encoder.backend): TensorFlow only when it computed
+_LIBRARIES = ("latentsearch", "keras", "faiss-cpu", "numpy", "pillow", "h5py")
 
 
 class IndexLoadError(RuntimeError):
@@ -52,7 +54,7 @@ def library_versions() -> dict[str, str]:
         except importlib_metadata.PackageNotFoundError:
             continue
     versions["faiss"] = faiss.__version__
-    return versions
+    return versions | backend_versions()
 
 
 @dataclass(frozen=True)

@@ -233,10 +233,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[TRUST_ENV] = "1"
     from latentsearch.indexer.native_stderr import native_stderr_silenced
 
-    # heavy imports only after argument checks; TensorFlow's native start-up lines hidden
+    # heavy imports only after argument checks; the backend's native start-up lines hidden
     # (--verbose shows them), its device probe made here so that it is hidden too
     with native_stderr_silenced(not args.verbose):
-        from latentsearch.encoder.precision import visible_gpus
+        from latentsearch.encoder.backend import visible_gpus
         from latentsearch.indexer import commands
 
         visible_gpus()

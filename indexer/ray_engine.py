@@ -23,7 +23,6 @@ from pathlib import Path
 
 from latentsearch.encoder.precision import CPU_BATCH, GPU_BATCH
 from latentsearch.encoder.training import TrainedModel, load_model
-from latentsearch.indexer import ray_stages, shards
 from latentsearch.indexer.build import (
     BuildSettings,
     empty_latent_index,
@@ -71,7 +70,7 @@ def require_ray():
 class RaySettings:
     address: str | None = None  # None: the cluster RAY_ADDRESS names, else a local one
     actors: int | None = None  # encoder actors; None: one per GPU, else half the CPUs
-    actor_class: type = ray_stages.EncodeActor  # tests swap in one that dies once
+    actor_class: type | None = None  # None: ray_stages.EncodeActor; tests swap in one that dies
 
 
 def _pool(ray, options: RaySettings, batch_size: int | None) -> tuple[int, dict, int]:
@@ -90,6 +89,8 @@ def _one_cpu() -> dict:
 
 def encode_to_shards(ray, scan_root: Path, model: TrainedModel, out: Path, build, options):
     """Run list → decode → encode → write on the cluster; how many files were listed."""
+    from latentsearch.indexer import ray_stages  # needs pyarrow, as Ray Data does
+
     config = model.config
     size, actor_args, batch = _pool(ray, options, build.batch_size)
     listing = ray.data.from_items(ray_stages.top_entries(scan_root))
@@ -113,7 +114,7 @@ def encode_to_shards(ray, scan_root: Path, model: TrainedModel, out: Path, build
             },
         )
         .map_batches(
-            options.actor_class,
+            options.actor_class or ray_stages.EncodeActor,
             batch_size=batch,
             batch_format="pyarrow",
             fn_constructor_kwargs={
@@ -134,6 +135,8 @@ def encode_to_shards(ray, scan_root: Path, model: TrainedModel, out: Path, build
 
 def _latent_index(ray, files, counts, listed: int, model: TrainedModel, build: BuildSettings):
     """The factory key and latent index; for IVF, trained, filled and merged from parts."""
+    from latentsearch.indexer import shards
+
     key, index = empty_latent_index(listed, model, build)
     sample = min(training_size(key, listed), sum(counts))
     if not sample:
@@ -159,6 +162,9 @@ def build_index_ray(
 ) -> Manifest:
     """``build.build_index`` on a Ray cluster: the same build, the same files."""
     ray = require_ray()
+    # pyarrow comes with Ray Data: imported here, so that a local build runs without either
+    from latentsearch.indexer import shards
+
     started = time.perf_counter()
     folder = resolve_data(data).resolve()
     model = load_model(model_dir)

@@ -9,6 +9,7 @@ from latentsearch.encoder.config import ModelConfig, TrainConfig
 from latentsearch.encoder.inference import encode_images, reconstruction_errors
 from latentsearch.encoder.models import build_decoder, build_encoder
 from latentsearch.encoder.training import (
+    CURVES_FILE,
     DECODER_FILE,
     ENCODER_FILE,
     HISTORY_FILE,
@@ -84,6 +85,7 @@ def test_save_load_round_trip(tmp_path, decoder):
     assert loaded.config == config
     assert (folder / ENCODER_FILE).is_file() and (folder / DECODER_FILE).is_file()
     assert json.loads((folder / HISTORY_FILE).read_text()) == {"loss": [0.5]}
+    assert (folder / CURVES_FILE).stat().st_size > 0
     np.testing.assert_array_equal(encode_images(loaded.encoder, images), codes)
     np.testing.assert_array_equal(np.asarray(loaded.decoder.predict_on_batch(codes)), rebuilt)
 
@@ -92,6 +94,7 @@ def test_load_model_from_build_folder_and_without_decoder(tmp_path):
     config = tiny()
     folder = save_model(build_autoencoder(config), config, TrainConfig(), {}, tmp_path / "m")
     assert model_files(folder) == folder
+    assert not (folder / CURVES_FILE).exists()  # untrained: no curves, no matplotlib needed
     loaded = load_model(folder, with_decoder=False)
     assert loaded.decoder is None
     assert loaded.encoder.output_shape == (None, config.latent_dim)

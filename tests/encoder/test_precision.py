@@ -88,3 +88,15 @@ def test_a_build_on_the_gpu_path_finds_each_image_first(
     hits = Searcher.open(out).search(query, k=3)
     # indexed in float16 maths, queried in float32: still its own nearest neighbour
     assert hits.latent[0].path == hits.raw[0].path == str(query.resolve())
+
+
+def test_any_keras_policy_applies_bfloat16_included(trained_model_dir):
+    # the GPU check (benchmarks/gpu_check.py) measures bfloat16 through the same call
+    model = load_model(trained_model_dir, with_decoder=False)
+    bf16 = with_policy(model.encoder, "mixed_bfloat16")
+    assert {layer.compute_dtype for layer in leaf_layers(bf16) if layer.weights} == {"bfloat16"}
+    images = np.random.default_rng(1).random((4, 16, 16, 3)).astype(np.float32)
+    codes, exact = encode_images(bf16, images), encode_images(model.encoder, images)
+    assert codes.dtype == np.float32
+    np.testing.assert_allclose(codes, exact, atol=5e-2 * max(1.0, np.abs(exact).max()))
+    assert not np.array_equal(codes, exact)  # really computed in bfloat16

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from PIL import Image
 
 from latentsearch.encoder.config import ConfigError, MissingLabelsError, ModelConfig, TrainConfig
@@ -64,20 +65,57 @@ def test_vqvae_codes_are_codebook_entries_and_its_history_reports_usage(images):
     np.testing.assert_allclose(codes.reshape(3, 4, 4, 4), codebook[indices], atol=1e-6)
 
 
+def gradient_of_sum(fn, x: np.ndarray) -> np.ndarray:
+    """d sum(fn(x)) / dx, through the autodiff of the Keras backend in use."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        x = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            total = tf.reduce_sum(fn(x))
+        return tape.gradient(total, x).numpy()
+    if backend == "jax":
+        import jax
+
+        return np.asarray(jax.grad(lambda v: keras.ops.sum(fn(v)))(x))
+    if backend == "torch":
+        import torch
+
+        tensor = torch.tensor(x, requires_grad=True)
+        keras.ops.sum(fn(tensor)).backward()
+        return tensor.grad.cpu().numpy()
+    pytest.skip(f"no gradient helper for the {backend} backend")
+
+
 def test_quantiser_snaps_to_the_nearest_entry_and_passes_gradients_straight_through():
     layer = VectorQuantiser(3, commitment=0.5)
     layer.build((None, 1, 2, 2))
     layer.codebook.assign(np.array([[0, 0], [1, 1], [5, 5]], np.float32))
-    vectors = tf.constant([[[[0.9, 1.2], [4.0, 6.0]]]])
-    with tf.GradientTape() as tape:
-        tape.watch(vectors)
-        quantised, indices = layer(vectors)
-        total = tf.reduce_sum(quantised * tf.constant([[[[1.0, 2.0], [3.0, 4.0]]]]))
-    np.testing.assert_array_equal(indices, [[[1, 2]]])
-    np.testing.assert_allclose(quantised, [[[[1, 1], [5, 5]]]])
-    np.testing.assert_allclose(tape.gradient(total, vectors), [[[[1, 2], [3, 4]]]])
+    vectors = np.array([[[[0.9, 1.2], [4.0, 6.0]]]], np.float32)
+    weights = np.array([[[[1.0, 2.0], [3.0, 4.0]]]], np.float32)
+    gradient = gradient_of_sum(lambda v: layer(v)[0] * weights, vectors)
+    np.testing.assert_allclose(gradient, [[[[1, 2], [3, 4]]]])
+    quantised, indices = layer(vectors)  # after the gradient: its losses are the ones kept
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(indices), [[[1, 2]]])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(quantised), [[[[1, 1], [5, 5]]]])
     squared = np.mean(np.square([0.1, -0.2, 1.0, -1.0]))  # codebook term, then commitment
     assert float(layer.losses[0]) == pytest.approx(squared * 1.5, rel=1e-5)
+
+
+def test_vqvae_restarts_dead_entries_within_an_epoch_of_many_batches():
+    # the monitor checks every 10 batches: on JAX the training state is off the variables
+    # then, and the check failed before it asked the model to attach it
+    images = np.random.default_rng(1).random((100, 16, 16, 3), dtype=np.float32)
+    config = replace(VQ, codebook_size=64)
+    model, history = train_autoencoder(images, config, TrainConfig(epochs=1, batch_size=8))
+    assert history["codebook_restarted"][0] > 0  # random init: most entries start unpicked
+    codebook = keras.ops.convert_to_numpy(
+        model.get_layer("encoder").get_layer("quantiser").codebook
+    )
+    # an entry never picked keeps its +-1/64 initial value; a restarted one sits on the data
+    assert (np.abs(codebook).max(axis=1) > 1 / 64).sum() >= history["codebook_restarted"][0]
 
 
 def test_perplexity_counts_the_entries_in_use():
@@ -110,7 +148,7 @@ def test_vqvae_config_checks_the_flattened_grid_length():
 
 def test_label_dropout_blanks_about_its_share_of_whole_labels_in_training_only():
     labels = np.tile(np.eye(4, dtype=np.float32), (250, 1))
-    dropped = np.asarray(LabelDropout(0.3, seed=0)(labels, training=True))
+    dropped = keras.ops.convert_to_numpy(LabelDropout(0.3, seed=0)(labels, training=True))
     blank = dropped.sum(axis=1) == 0
     assert 0.25 < blank.mean() < 0.35
     np.testing.assert_array_equal(dropped[~blank], labels[~blank])

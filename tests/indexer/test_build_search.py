@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import h5py
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -96,6 +97,7 @@ def test_manifest_counts_labels_and_model(bundle, image_folder, tiny_model_confi
     assert bundle.model.config == tiny_model_config
     assert Path(manifest.data_root) == Path(image_folder).resolve()
     assert {"python", "faiss", "numpy", "h5py"} <= set(manifest.versions)
+    assert manifest.versions["keras_backend"] == keras.backend.backend()  # what computed it
     assert sorted(Path(p) for p in bundle.metadata.paths) == files
 
 

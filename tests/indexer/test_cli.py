@@ -1,6 +1,7 @@
 """The ``latentsearch`` command line, run in-process through ``cli.main``."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from latentsearch.encoder.training import load_model
+from latentsearch.encoder.versioned_dir import current_build
 from latentsearch.indexer.cli import main
 
 
@@ -186,3 +188,49 @@ def test_commands_print_no_tensorflow_start_up_lines(built_index_dir, image_fold
     assert "latent codes" in done.stdout
     for noise in ("I0000", "E0000", "oneDNN", "cuInit", "absl::InitializeLog"):
         assert noise not in done.stderr, done.stderr
+
+
+# What a GPU machine without TensorFlow lacks (docs/gpu.md); the index and search commands
+# must not need any of it. A finder first on the import path makes them absent.
+ABSENT = ("tensorflow", "streamlit", "matplotlib", "mlxtend", "pyarrow", "ray")
+WITHOUT = """
+import json, sys
+from importlib.abc import MetaPathFinder
+
+absent = set(sys.argv[1].split(","))
+
+
+class Absent(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in absent:
+            raise ModuleNotFoundError(f"No module named {name!r} (absent in this test)")
+
+
+sys.meta_path.insert(0, Absent())
+from latentsearch.indexer.cli import main
+
+for words in json.loads(sys.argv[2]):
+    if main(words):
+        sys.exit(f"failed: {words}")
+"""
+
+
+def test_index_and_search_run_on_jax_without_tensorflow_and_the_page_libraries(
+    tmp_path, image_folder, trained_model_dir
+):
+    pytest.importorskip("jax", reason="the test extra brings jax[cpu]")
+    out = tmp_path / "index"
+    query = image_folder / "green" / "02.png"
+    steps = [["index", "--data", str(image_folder), "--model", str(trained_model_dir),
+              "--out", str(out), "--workers", "2"],
+             ["search", str(query), "--index", str(out), "-k", "1", "--json"]]  # fmt: skip
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    command = [sys.executable, "-c", WITHOUT, ",".join(ABSENT), json.dumps(steps)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout[done.stdout.index("{") :])
+    assert found["latent"][0]["path"] == str(query.resolve())
+    manifest = json.loads((current_build(out) / "manifest.json").read_text())
+    assert (
+        manifest["versions"]["keras_backend"] == "jax" and "tensorflow" not in manifest["versions"]
+    )
