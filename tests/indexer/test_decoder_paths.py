@@ -90,16 +90,15 @@ def test_build_query_and_upload_paths_match_plain_pillow(files):
 
 def test_ray_decode_stage_matches_the_local_build(files):
     pytest.importorskip("pyarrow")
-    script = (
-        "import sys, numpy as np\n"
+    script = (  # in a fresh process, as a Ray worker runs it
+        "import sys\n"
         "from pathlib import Path\n"
         "from latentsearch.indexer.ray_stages import _decode_one\n"
-        "row = _decode_one(Path(sys.argv[1]), Path(sys.argv[1]).parent, 32, 3)\n"
-        "sys.stdout.buffer.write(row['pixels'])\n"
+        "for name in sys.argv[1:]:\n"
+        "    sys.stdout.buffer.write(_decode_one(Path(name), Path(name).parent, 32, 3)['pixels'])\n"
     )
-    for path in files:
-        done = subprocess.run(
-            [sys.executable, "-c", script, str(path)], capture_output=True, check=True, cwd=ROOT
-        )
-        stage = np.frombuffer(done.stdout, np.uint8).reshape(SIZE, SIZE, 3)
+    command = [sys.executable, "-c", script, *map(str, files)]
+    done = subprocess.run(command, capture_output=True, check=True, cwd=ROOT)
+    stages = np.frombuffer(done.stdout, np.uint8).reshape(len(files), SIZE, SIZE, 3)
+    for path, stage in zip(files, stages, strict=True):
         np.testing.assert_array_equal(stage, read_for_index(path, SIZE, 3).pixels)
