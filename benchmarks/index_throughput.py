@@ -81,27 +81,17 @@ def run_decode(args: argparse.Namespace) -> tuple[int, float]:
 
 
 def run_encode(args: argparse.Namespace) -> tuple[int, float]:
-    """Encode ``--count`` images (one decoded batch, repeated): the model alone."""
-    from latentsearch.encoder.inference import encode_images
-    from latentsearch.encoder.training import load_model
-    from latentsearch.indexer.reading import FolderScan, read_batches
-
-    model = load_model(args.model, with_decoder=False)
-    config = model.config
-    scan = FolderScan.of(args.data)
-    scan.paths = scan.paths[: args.batch_size]
-    batch = next(read_batches(scan, config.image_size, config.channels, args.batch_size))
-    encode_images(model.encoder, batch.images)  # trace once, outside the timing
-    started = time.perf_counter()
-    done = 0
-    while done < args.count:
-        done += len(encode_images(model.encoder, batch.images, args.batch_size))
-    return done, time.perf_counter() - started
+    """Encode ``--count`` images (one decoded batch, repeated): the encoder alone."""
+    return time_model(args, with_decoder=False)
 
 
 def run_model(args: argparse.Namespace) -> tuple[int, float]:
     """The model's whole share of a build: the encoder on ``--count`` images plus the
     decoder on the sample whose reconstruction errors the build stores."""
+    return time_model(args, with_decoder=True)
+
+
+def time_model(args: argparse.Namespace, with_decoder: bool) -> tuple[int, float]:
     import numpy as np
 
     from latentsearch.encoder.inference import encode_images
@@ -109,19 +99,24 @@ def run_model(args: argparse.Namespace) -> tuple[int, float]:
     from latentsearch.indexer.outliers import collection_errors, error_stride
     from latentsearch.indexer.reading import FolderScan, read_batches
 
-    model = load_model(args.model)
+    model = load_model(args.model, with_decoder=with_decoder)
     config = model.config
     scan = FolderScan.of(args.data)
     stride = error_stride(len(scan.paths))  # as the build of this folder samples
     scan.paths = scan.paths[: args.batch_size]
     images = next(read_batches(scan, config.image_size, config.channels, args.batch_size)).images
-    collection_errors(model, images, encode_images(model.encoder, images), np.zeros(1), stride)
+
+    def one_batch(done: int) -> int:
+        codes = encode_images(model.encoder, images, args.batch_size)
+        if with_decoder:
+            collection_errors(model, images, codes, np.arange(done, done + len(images)), stride)
+        return len(images)
+
+    one_batch(0)  # traces the model, outside the timing
     started = time.perf_counter()
     done = 0
     while done < args.count:
-        codes = encode_images(model.encoder, images, args.batch_size)
-        collection_errors(model, images, codes, np.arange(done, done + len(images)), stride)
-        done += len(images)
+        done += one_batch(done)
     return done, time.perf_counter() - started
 
 
