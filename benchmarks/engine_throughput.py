@@ -29,7 +29,7 @@ def peak_rss_mib() -> float:
 
 
 def one_run(args: argparse.Namespace) -> dict:
-    from latentsearch.indexer.build import BuildSettings, build_index
+    from latentsearch.indexer.pipeline.build import BuildSettings, build_index
 
     settings = BuildSettings(batch_size=args.batch_size, workers=args.decode_slots)
     report: dict = {"run": args.run}
@@ -40,7 +40,7 @@ def one_run(args: argparse.Namespace) -> dict:
         else:
             import ray
 
-            from latentsearch.indexer.ray_engine import RaySettings, build_index_ray
+            from latentsearch.indexer.pipeline.ray.engine import RaySettings, build_index_ray
 
             actors = int(args.run.removeprefix("ray"))
             started = time.perf_counter()
@@ -61,7 +61,7 @@ def one_run(args: argparse.Namespace) -> dict:
 
 def linked_subset(data: str, limit: int, folder: Path) -> str:
     """The first ``limit`` files of ``data`` (in listing order) as symlinks under ``folder``."""
-    from latentsearch.indexer.images import list_images
+    from latentsearch.indexer.files.images import list_images
 
     root = Path(data).resolve()
     for path in list_images(root)[:limit]:

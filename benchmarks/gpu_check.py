@@ -104,7 +104,7 @@ def index_stage(args: argparse.Namespace, work: Path) -> dict:
     """Generate the JPEGs, decode them alone, then index them with ``latentsearch index``."""
     import gpu_check_stages as stages
 
-    from latentsearch.indexer.train import choose_shape
+    from latentsearch.indexer.pipeline.train import choose_shape
 
     photos = work / "photos"
     made = stages.make_jpegs(photos, args.files, args.jpeg_side, args.workers)

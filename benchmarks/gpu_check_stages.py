@@ -29,7 +29,7 @@ def default_model(size: int, out: Path, seed: int = 0) -> Path:
     the mirror-max PCA search code that photos get (fitted on random images)."""
     from latentsearch.encoder.adaptive import filters_for
     from latentsearch.encoder.config import ModelConfig, TrainConfig
-    from latentsearch.encoder.projection import search_parts
+    from latentsearch.encoder.search_code import search_parts
     from latentsearch.encoder.training import save_model
     from latentsearch.encoder.variants import build_autoencoder
 
@@ -74,7 +74,7 @@ def encode_rate(encoder, images: np.ndarray, batch: int) -> dict:
 
 def encode_sweep(model_dir: Path, size: int, count: int, policies, batches) -> list[dict]:
     """One row per (policy, batch size): the default encoder over ``count`` images."""
-    from latentsearch.encoder.precision import with_policy
+    from latentsearch.encoder.devices import with_policy
     from latentsearch.encoder.training import load_model
 
     model = load_model(model_dir, with_decoder=False)
@@ -126,7 +126,7 @@ def make_jpegs(folder: Path, count: int, side: int, workers: int, seed: int = 0)
 
 def decode_only(folder: Path, size: int, batch: int, workers: int) -> dict:
     """Files/s of the index build's own reading (decode, resize, thumbnail, hash), alone."""
-    from latentsearch.indexer.reading import FolderScan, read_batches
+    from latentsearch.indexer.files.folders import FolderScan, read_batches
 
     started = time.perf_counter()
     scan = FolderScan.of(folder)
@@ -145,7 +145,7 @@ def index_end_to_end(folder: Path, model_dir: Path, out: Path, workers: int, kin
     command = [
         sys.executable,
         "-m",
-        "latentsearch.indexer.cli",
+        "latentsearch.indexer.cli.parser",
         "index",
         "--data",
         str(folder),
@@ -179,14 +179,14 @@ def index_end_to_end(folder: Path, model_dir: Path, out: Path, workers: int, kin
 
 def _manifest(out: Path) -> str:
     from latentsearch.encoder.versioned_dir import current_build
-    from latentsearch.indexer.bundle import MANIFEST_FILE
+    from latentsearch.indexer.store.bundle import MANIFEST_FILE
 
     return (current_build(out) / MANIFEST_FILE).read_text()
 
 
 def faiss_search(codes: np.ndarray, queries: np.ndarray, k: int) -> tuple[dict, np.ndarray]:
     """The product's exact cosine index (``new_index("Flat")``): add, then search."""
-    from latentsearch.indexer.faiss_helpers import new_index, prepare_vectors
+    from latentsearch.indexer.indexes.faiss_helpers import new_index, prepare_vectors
 
     index = new_index("Flat", codes.shape[1], "cosine")
     started = time.perf_counter()
@@ -209,7 +209,7 @@ def backend_topk(
     backend's device (the GPU where it has one); upload of the codes timed apart."""
     from keras import ops
 
-    from latentsearch.indexer.faiss_helpers import prepare_vectors
+    from latentsearch.indexer.indexes.faiss_helpers import prepare_vectors
 
     started = time.perf_counter()
     base = ops.convert_to_tensor(prepare_vectors(codes, "cosine"))

@@ -39,7 +39,7 @@ def rss_mb(pid: int) -> float:
 
 
 def latentsearch(*words: str) -> None:
-    subprocess.run([sys.executable, "-m", "latentsearch.indexer.cli", *words], check=True)
+    subprocess.run([sys.executable, "-m", "latentsearch.indexer.cli.parser", *words], check=True)
 
 
 def tiny_index(work: Path) -> Path:
@@ -66,7 +66,7 @@ def big_png() -> bytes:
 
 
 def start_api(index: Path, port: int, decode_slots: int) -> subprocess.Popen:
-    command = [sys.executable, "-m", "latentsearch.indexer.cli", "api",
+    command = [sys.executable, "-m", "latentsearch.indexer.cli.parser", "api",
                "--index", str(index), "--port", str(port)]  # fmt: skip
     env = dict(os.environ, LATENTSEARCH_DECODE_SLOTS=str(decode_slots))
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)

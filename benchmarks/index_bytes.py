@@ -27,7 +27,7 @@ def one(key: str, count: int, dim: int, bits: int) -> dict:
     import faiss
     import numpy as np
 
-    from latentsearch.indexer.faiss_helpers import HAMMING, add_vectors, new_index
+    from latentsearch.indexer.indexes.faiss_helpers import HAMMING, add_vectors, new_index
 
     rng = np.random.default_rng(0)
     ids = np.arange(count, dtype=np.int64)

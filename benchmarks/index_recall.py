@@ -14,20 +14,20 @@ import time
 
 import numpy as np
 
-from latentsearch.indexer.bundle import IndexBundle
-from latentsearch.indexer.faiss_helpers import (
+from latentsearch.indexer.indexes.choice import (
+    index_key_for,
+    parse_memory_budget,
+    search_parameters,
+    training_size,
+)
+from latentsearch.indexer.indexes.faiss_helpers import (
     add_vectors,
     new_index,
     prepare_vectors,
     set_search_parameters,
     stored_vectors,
 )
-from latentsearch.indexer.index_choice import (
-    index_key_for,
-    parse_memory_budget,
-    search_parameters,
-    training_size,
-)
+from latentsearch.indexer.store.bundle import IndexBundle
 
 TYPES = ("flat", "hnsw", "ivf", "ivfpq", "auto")
 

@@ -58,8 +58,8 @@ def plain_decode(paths: list[Path], side: int) -> int:
 def run_baseline(args: argparse.Namespace) -> tuple[int, float]:
     from concurrent.futures import ThreadPoolExecutor
 
-    from latentsearch.indexer.images import draft_side, list_images
-    from latentsearch.indexer.reading import FILES_PER_TASK
+    from latentsearch.indexer.files.folders import FILES_PER_TASK
+    from latentsearch.indexer.files.images import draft_side, list_images
 
     side = draft_side(model_size(args.model)[0])
     started = time.perf_counter()
@@ -71,7 +71,7 @@ def run_baseline(args: argparse.Namespace) -> tuple[int, float]:
 
 
 def run_decode(args: argparse.Namespace) -> tuple[int, float]:
-    from latentsearch.indexer.reading import FolderScan, read_batches
+    from latentsearch.indexer.files.folders import FolderScan, read_batches
 
     size, channels = model_size(args.model)
     started = time.perf_counter()
@@ -96,8 +96,8 @@ def time_model(args: argparse.Namespace, with_decoder: bool) -> tuple[int, float
 
     from latentsearch.encoder.inference import encode_images
     from latentsearch.encoder.training import load_model
-    from latentsearch.indexer.outliers import collection_errors, error_stride
-    from latentsearch.indexer.reading import FolderScan, read_batches
+    from latentsearch.indexer.files.folders import FolderScan, read_batches
+    from latentsearch.indexer.serve.outliers import collection_errors, error_stride
 
     model = load_model(args.model, with_decoder=with_decoder)
     config = model.config
@@ -122,7 +122,7 @@ def time_model(args: argparse.Namespace, with_decoder: bool) -> tuple[int, float
 
 def index_file_mib(index_dir: Path) -> float:
     """Size of the saved FAISS indexes: about what they held in memory."""
-    from latentsearch.indexer.bundle import LATENT_FILE, RAW_FILE, current_index_build
+    from latentsearch.indexer.store.bundle import LATENT_FILE, RAW_FILE, current_index_build
 
     build = current_index_build(index_dir)
     return sum((build / name).stat().st_size for name in (LATENT_FILE, RAW_FILE)) / 2**20
@@ -130,7 +130,7 @@ def index_file_mib(index_dir: Path) -> float:
 
 def run_build(args: argparse.Namespace) -> tuple[int, float]:
     """``build_index`` as the CLI runs it (model loading included, interpreter start not)."""
-    from latentsearch.indexer.build import BuildSettings, build_index
+    from latentsearch.indexer.pipeline.build import BuildSettings, build_index
 
     settings = BuildSettings(batch_size=args.batch_size, workers=args.workers)
     with tempfile.TemporaryDirectory() as out:

@@ -15,10 +15,10 @@ import numpy as np
 
 from latentsearch.encoder.inference import encode_images
 from latentsearch.encoder.training import load_model
-from latentsearch.indexer.bench_eval import ranked_ids
-from latentsearch.indexer.faiss_helpers import prepare_vectors
-from latentsearch.indexer.metrics import precision_at_k
-from latentsearch.indexer.reading import read_folder_array
+from latentsearch.indexer.bench.metrics import precision_at_k
+from latentsearch.indexer.bench.scoring import ranked_ids
+from latentsearch.indexer.files.folders import read_folder_array
+from latentsearch.indexer.indexes.faiss_helpers import prepare_vectors
 
 
 def leave_one_out_p10(vectors: np.ndarray, labels: np.ndarray) -> float:

@@ -52,8 +52,8 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=12, help="results per column (page default)")
     args = parser.parse_args()
 
-    from latentsearch.indexer.bundle import current_index_build
-    from latentsearch.indexer.explore import Explorer
+    from latentsearch.indexer.serve.explorer import Explorer
+    from latentsearch.indexer.store.bundle import current_index_build
 
     explorer = Explorer.open_build(current_index_build(args.index))
     rows = []

@@ -32,10 +32,10 @@ import numpy as np
 from latentsearch.encoder.inference import decode_codes, encode_images
 from latentsearch.encoder.quantiser import codebook_of, perplexity
 from latentsearch.encoder.training import TrainedModel, load_model
-from latentsearch.indexer.bench_data import read_pixels, split_queries
-from latentsearch.indexer.codebook_index import code_bytes, index_bits, new_codebook_index
-from latentsearch.indexer.faiss_helpers import add_vectors, prepare_vectors
-from latentsearch.indexer.metrics import average_precision_at_k, precision_at_k
+from latentsearch.indexer.bench.data import read_pixels, split_queries
+from latentsearch.indexer.bench.metrics import average_precision_at_k, precision_at_k
+from latentsearch.indexer.indexes.codebook import code_bytes, index_bits, new_codebook_index
+from latentsearch.indexer.indexes.faiss_helpers import add_vectors, prepare_vectors
 
 log = logging.getLogger("vq_vs_pq")
 K_MAP, K_PRECISION = 1000, 10

@@ -20,8 +20,8 @@ from latentsearch.encoder.config import (
     load_json,
     save_json,
 )
-from latentsearch.encoder.projection import PROJECTED_DECODER_START
 from latentsearch.encoder.quantiser import CodebookMonitor
+from latentsearch.encoder.search_code import PROJECTED_DECODER_START
 from latentsearch.encoder.variants import build_autoencoder
 from latentsearch.encoder.versioned_dir import NoBuildError, current_build, new_build
 

@@ -89,7 +89,7 @@ def tiny_train_config():
 
 @pytest.fixture(scope="session")
 def trained_model_dir(tmp_path_factory, image_folder, tiny_model_config, tiny_train_config):
-    from latentsearch.indexer.train import train_on_folder
+    from latentsearch.indexer.pipeline.train import train_on_folder
 
     out = tmp_path_factory.mktemp("trained") / "model"
     train_on_folder(image_folder, out, tiny_model_config, tiny_train_config)
@@ -98,7 +98,7 @@ def trained_model_dir(tmp_path_factory, image_folder, tiny_model_config, tiny_tr
 
 @pytest.fixture(scope="session")
 def built_index_dir(tmp_path_factory, image_folder, trained_model_dir) -> Path:
-    from latentsearch.indexer.build import BuildSettings, build_index
+    from latentsearch.indexer.pipeline.build import BuildSettings, build_index
 
     out = tmp_path_factory.mktemp("built") / "index"
     build_index(image_folder, trained_model_dir, out, BuildSettings(batch_size=16, workers=2))

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from latentsearch.encoder.config import ModelConfig, TrainConfig
-from latentsearch.indexer.build import build_index
-from latentsearch.indexer.search import Searcher
-from latentsearch.indexer.train import train_on_folder
+from latentsearch.indexer.pipeline.build import build_index
+from latentsearch.indexer.pipeline.train import train_on_folder
+from latentsearch.indexer.serve.search import Searcher
 
 CIFAR_TAR = Path(
     os.environ.get(

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from latentsearch.indexer.benchmark import BenchConfig, run_benchmark
-from latentsearch.indexer.train import train_on_folder
+from latentsearch.indexer.bench.benchmark import BenchConfig, run_benchmark
+from latentsearch.indexer.pipeline.train import train_on_folder
 
 SIGN_TAR = Path(
     os.environ.get(

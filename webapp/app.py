@@ -18,11 +18,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from latentsearch.indexer.bundle import current_index_build
 from latentsearch.indexer.errors import USER_ERRORS
-from latentsearch.indexer.explore import Explorer
-from latentsearch.indexer.projection import NoMapError
-from latentsearch.indexer.serve import TOKEN_ENV
+from latentsearch.indexer.serve.collection_map import NoMapError
+from latentsearch.indexer.serve.explorer import Explorer
+from latentsearch.indexer.serve.launch import TOKEN_ENV
+from latentsearch.indexer.store.bundle import current_index_build
 from latentsearch.webapp.generate import generate_panel
 from latentsearch.webapp.insight import show_map, show_model_view
 from latentsearch.webapp.query_input import current_query, forget_collection_query, query_controls

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from latentsearch.indexer.explore import Explorer
-from latentsearch.indexer.imagine import can_generate, imagine
-from latentsearch.indexer.query import QueryImage
+from latentsearch.indexer.serve.explorer import Explorer
+from latentsearch.indexer.serve.imagine import can_generate, imagine
+from latentsearch.indexer.serve.queries import QueryImage
 from latentsearch.webapp.query_input import GENERATED, use_generated
 from latentsearch.webapp.views import enlarge, literal
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 import streamlit.components.v1 as components
 
-from latentsearch.indexer.explore import Explorer, ModelView
-from latentsearch.indexer.projection import NoMapError
-from latentsearch.indexer.query import QueryError, QueryImage
+from latentsearch.indexer.serve.collection_map import NoMapError
+from latentsearch.indexer.serve.explorer import Explorer, ModelView
+from latentsearch.indexer.serve.queries import QueryError, QueryImage
 from latentsearch.webapp.charts import map_chart, map_frame
 from latentsearch.webapp.query_input import SCROLL_TO_QUERY
 from latentsearch.webapp.views import (

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from latentsearch.indexer.explore import Explorer
-from latentsearch.indexer.images import ImageReadError
-from latentsearch.indexer.imagine import imagined_query
-from latentsearch.indexer.query import (
+from latentsearch.indexer.files.images import ImageReadError
+from latentsearch.indexer.serve.explorer import Explorer
+from latentsearch.indexer.serve.imagine import imagined_query
+from latentsearch.indexer.serve.queries import (
     MAX_UPLOAD_MB,
     BusyError,
     QueryError,

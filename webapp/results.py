@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from latentsearch.indexer.explore import Explorer
-from latentsearch.indexer.query import QueryImage
-from latentsearch.indexer.search import Hit, SearchResult
+from latentsearch.indexer.serve.explorer import Explorer
+from latentsearch.indexer.serve.queries import QueryImage
+from latentsearch.indexer.serve.search import Hit, SearchResult
 from latentsearch.webapp.query_input import SCROLL_TO_QUERY, use_row
 from latentsearch.webapp.views import column_caption, hit_caption
 

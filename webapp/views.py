@@ -10,12 +10,12 @@ import numpy as np
 from PIL import Image
 
 from latentsearch.encoder.config import ModelConfig, TrainConfig, from_dict
-from latentsearch.indexer.bundle import Manifest
-from latentsearch.indexer.codebook_index import code_bytes, index_bits
-from latentsearch.indexer.explore import precision
-from latentsearch.indexer.outliers import OUTLIER_PERCENTILE, WEAK_FIT, OutlierScore
-from latentsearch.indexer.query import MAX_UPLOAD_MB, MAX_UPLOAD_PIXELS
-from latentsearch.indexer.search import Hit
+from latentsearch.indexer.indexes.codebook import code_bytes, index_bits
+from latentsearch.indexer.serve.explorer import precision
+from latentsearch.indexer.serve.outliers import OUTLIER_PERCENTILE, WEAK_FIT, OutlierScore
+from latentsearch.indexer.serve.queries import MAX_UPLOAD_MB, MAX_UPLOAD_PIXELS
+from latentsearch.indexer.serve.search import Hit
+from latentsearch.indexer.store.bundle import Manifest
 
 ACCEPTED_TEXT = "JPEG, PNG, WebP, BMP or GIF"
 DISPLAY_SIDE = 160  # pixels: the model's 32x32 input and its reconstruction, enlarged

@@ -15,11 +15,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from latentsearch.encoder.projection import whitened_axes
+from latentsearch.encoder.search_code import whitened_axes
 from latentsearch.encoder.training import load_model
-from latentsearch.indexer.bench_data import read_pixels, split_queries
-from latentsearch.indexer.bench_eval import ranked_ids
-from latentsearch.indexer.metrics import average_precision_at_k, precision_at_k
+from latentsearch.indexer.bench.data import read_pixels, split_queries
+from latentsearch.indexer.bench.metrics import average_precision_at_k, precision_at_k
+from latentsearch.indexer.bench.scoring import ranked_ids
 
 K = 1000
 

@@ -16,9 +16,9 @@ import keras
 
 from latentsearch.encoder import layers  # noqa: F401  (registers the custom layers)
 from latentsearch.encoder.config import LossConfig, TrainConfig, from_dict
-from latentsearch.encoder.projection import project_features
+from latentsearch.encoder.search_code import project_features
 from latentsearch.encoder.training import load_model, save_model
-from latentsearch.indexer.reading import read_folder_array
+from latentsearch.indexer.files.folders import read_folder_array
 
 
 def main(train_dir: str, work: Path, names: list[str]) -> None:

@@ -19,8 +19,8 @@ from latentsearch.encoder.layers import (
 )
 from latentsearch.encoder.sampling import NotGenerativeError, image_grid, write_sample_grid
 from latentsearch.encoder.training import load_model, save_model, train_autoencoder
-from latentsearch.indexer.cli import CORRUPTIONS as CLI_CORRUPTIONS
-from latentsearch.indexer.cli import VARIANTS as CLI_VARIANTS
+from latentsearch.indexer.cli.parser import CORRUPTIONS as CLI_CORRUPTIONS
+from latentsearch.indexer.cli.parser import VARIANTS as CLI_VARIANTS
 
 TINY = dict(image_size=16, channels=3, latent_dim=8, filters=(8, 16))
 CASES = {

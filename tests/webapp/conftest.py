@@ -11,13 +11,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import latentsearch.webapp.app as app_module
-from latentsearch.indexer.bundle import (
+from latentsearch.indexer.store.bundle import (
     MANIFEST_FILE,
     METADATA_FILE,
     MODEL_DIR,
     current_index_build,
 )
-from latentsearch.indexer.metadata import ERRORS_DATASET
+from latentsearch.indexer.store.metadata import ERRORS_DATASET
 from latentsearch.webapp.app import INDEX_ENV
 
 APP_FILE = str(Path(app_module.__file__))
@@ -43,7 +43,7 @@ def open_page(monkeypatch):
 def mismatched_index_dir(tmp_path_factory, built_index_dir, image_folder, tiny_train_config):
     """A copy of the index whose model copy was swapped for one with a 4-d code."""
     from latentsearch.encoder.config import ModelConfig
-    from latentsearch.indexer.train import train_on_folder
+    from latentsearch.indexer.pipeline.train import train_on_folder
 
     other = tmp_path_factory.mktemp("other") / "model"
     config = ModelConfig(image_size=16, channels=3, latent_dim=4, filters=(8,))

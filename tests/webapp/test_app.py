@@ -10,7 +10,7 @@ import pytest
 from page_text import shown
 from PIL import Image
 
-from latentsearch.indexer.bundle import TRUST_ENV
+from latentsearch.indexer.store.bundle import TRUST_ENV
 
 DEFAULT_K = 12
 N_IMAGES = 37  # tests/conftest.py: 3 labels x 12 images + 1 at the root
@@ -281,7 +281,7 @@ def test_with_a_token_the_page_shows_nothing_until_opened_with_it(
 ):
     from streamlit.testing.v1 import AppTest
 
-    from latentsearch.indexer.serve import TOKEN_ENV
+    from latentsearch.indexer.serve.launch import TOKEN_ENV
     from latentsearch.webapp.app import INDEX_ENV
 
     monkeypatch.setenv(TOKEN_ENV, "s3cret")
@@ -298,9 +298,9 @@ def test_with_a_token_the_page_shows_nothing_until_opened_with_it(
 def test_a_collection_query_offers_its_original_and_the_model_caveat_follows_the_fit(
     open_page, built_index_dir
 ):
-    from latentsearch.indexer.bundle import current_index_build
-    from latentsearch.indexer.explore import Explorer
-    from latentsearch.indexer.outliers import WEAK_FIT
+    from latentsearch.indexer.serve.explorer import Explorer
+    from latentsearch.indexer.serve.outliers import WEAK_FIT
+    from latentsearch.indexer.store.bundle import current_index_build
 
     page = open_page(built_index_dir)
     page.button(key="random").click().run()

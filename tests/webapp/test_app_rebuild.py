@@ -8,8 +8,8 @@ import shutil
 from test_app import N_IMAGES, hit_captions, result_columns, upload
 
 from latentsearch.encoder.versioned_dir import current_build
-from latentsearch.indexer import build
-from latentsearch.indexer.build import BuildSettings, build_index
+from latentsearch.indexer.pipeline import build
+from latentsearch.indexer.pipeline.build import BuildSettings, build_index
 
 KEPT_LABELS = ("red", "blue")  # the new collection: no green images at all
 

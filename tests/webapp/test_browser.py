@@ -58,7 +58,7 @@ def wait_until_healthy(url: str, server: subprocess.Popen, timeout: float = 90) 
 def running_app(index_dir: Path, log_path: Path):
     """``latentsearch app --index index_dir`` on a free port; yields its URL, then stops it."""
     port = free_port()
-    command = [sys.executable, "-m", "latentsearch.indexer.cli", "app",
+    command = [sys.executable, "-m", "latentsearch.indexer.cli.parser", "app",
                "--index", str(index_dir), "--port", str(port)]  # fmt: skip
     log = open(log_path, "wb")  # noqa: SIM115 - closed below
     # its own process group: `app` starts streamlit as a child, and both must stop
@@ -154,7 +154,7 @@ HOSTILE_FILE = "![t](x.png) <b>b www.evil.com me@evil.com [win](http:go).png"  #
 
 @pytest.fixture
 def hostile_index(tmp_path, image_folder, trained_model_dir):
-    from latentsearch.indexer.build import BuildSettings, build_index
+    from latentsearch.indexer.pipeline.build import BuildSettings, build_index
 
     folder = tmp_path / "hostile"
     shutil.copytree(image_folder, folder)

@@ -12,8 +12,8 @@ TINY = dict(image_size=16, channels=3, latent_dim=8, filters=(8, 16))
 
 
 def _index(tmp_path_factory, image_folder, variant: str):
-    from latentsearch.indexer.build import BuildSettings, build_index
-    from latentsearch.indexer.train import train_on_folder
+    from latentsearch.indexer.pipeline.build import BuildSettings, build_index
+    from latentsearch.indexer.pipeline.train import train_on_folder
 
     root = tmp_path_factory.mktemp(variant)
     config = ModelConfig(**TINY, variant=variant)

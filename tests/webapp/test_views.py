@@ -7,9 +7,9 @@ import pytest
 
 from latentsearch.encoder.adaptive import resolve_training
 from latentsearch.encoder.config import TrainConfig
-from latentsearch.indexer.bundle import Manifest
-from latentsearch.indexer.outliers import OutlierScore
-from latentsearch.indexer.search import Hit
+from latentsearch.indexer.serve.outliers import OutlierScore
+from latentsearch.indexer.serve.search import Hit
+from latentsearch.indexer.store.bundle import Manifest
 from latentsearch.webapp.charts import map_chart, map_frame
 from latentsearch.webapp.views import (
     WORD_JOINER,

@@ -1,0 +1,1 @@
+"""``latentsearch bench``: retrieval quality and speed, its metrics and report."""

@@ -1,0 +1,88 @@
+"""An approximate index against exact search: recall@k of its results, with its speed and size.
+
+The index is the one ``latentsearch index --index-type`` would build (same factory string,
+training sample and search parameters), so the figures carry over to a real index.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from latentsearch.indexer.bench.speed import faiss_threads, index_bytes
+from latentsearch.indexer.indexes.choice import (
+    DEFAULT_MEMORY_BUDGET,
+    index_key_for,
+    parse_memory_budget,
+    search_parameters,
+    training_size,
+)
+from latentsearch.indexer.indexes.faiss_helpers import (
+    add_vectors,
+    new_index,
+    search,
+    set_search_parameters,
+)
+
+APPROX_DEFINITION = {
+    "recall@k vs exact": (
+        "for an approximate index (--index-type), the share of the exact top k that its "
+        "top k holds, averaged over queries; its search times are for the index search alone "
+        "(single queries on one FAISS thread, batch on all)"
+    )
+}
+
+
+def recall_against_exact(found: np.ndarray, exact: np.ndarray, k: int) -> float:
+    """Mean share of each row's exact top ``k`` ids that the found top ``k`` holds."""
+    shares = [len(np.intersect1d(f[:k], e[:k])) / k for f, e in zip(found, exact, strict=True)]
+    return float(np.mean(shares))
+
+
+def approximate_key(index_type: str, count: int, dim: int) -> str:
+    return index_key_for(index_type, count, dim, parse_memory_budget(DEFAULT_MEMORY_BUDGET))
+
+
+def build_approximate(key: str, database: np.ndarray, seed: int = 0):
+    """The index for ``key`` trained and filled with ``database``; seconds taken."""
+    started = time.perf_counter()
+    index = new_index(key, database.shape[1])
+    sample = training_size(key, len(database))
+    if sample:
+        rows = np.random.default_rng(seed).choice(len(database), sample, replace=False)
+        index.train(np.ascontiguousarray(database[np.sort(rows)], dtype=np.float32))
+    add_vectors(index, database, np.arange(len(database), dtype=np.int64))
+    set_search_parameters(index, search_parameters(key))
+    return index, time.perf_counter() - started
+
+
+def approximate_figures(
+    key: str,
+    database: np.ndarray,
+    queries: np.ndarray,
+    exact_top: np.ndarray,
+    ks: tuple[int, ...],
+    latency_queries: int = 200,
+) -> dict:
+    """Build ``key`` over ``database``; its recall@k against ``exact_top`` ids, speed, size."""
+    index, build_s = build_approximate(key, database)
+    _, found = search(index, queries, max(ks))
+    started = time.perf_counter()
+    search(index, queries, ks[0])
+    batch_rate = len(queries) / (time.perf_counter() - started)
+    times = []
+    with faiss_threads(1):
+        for row in queries[:latency_queries]:
+            started = time.perf_counter()
+            search(index, row[np.newaxis], ks[0])
+            times.append((time.perf_counter() - started) * 1e3)
+    return {
+        "index_key": key,
+        "build_s": build_s,
+        "bytes_per_image": index_bytes(index) / len(database),
+        "search_ms_p50": float(np.percentile(times, 50)),
+        "search_ms_p95": float(np.percentile(times, 95)),
+        "batch_searches_per_s": batch_rate,  # search only: the queries come embedded
+        "recall_vs_exact": {str(k): recall_against_exact(found, exact_top, k) for k in ks},
+    }

@@ -1,0 +1,1 @@
+"""The ``latentsearch`` command line: the parser, the commands, the demo."""

@@ -1,0 +1,1 @@
+"""Image files to arrays: decoding, folders read in batches, the embedded corpus."""

@@ -1,0 +1,1 @@
+"""FAISS only: which index to build, making it, GPUs, PCA, codebook indexes."""

@@ -1,0 +1,1 @@
+"""Building an index: training, the full build, updates and the Ray engine."""

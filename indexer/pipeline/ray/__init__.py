@@ -1,0 +1,1 @@
+"""The build on Ray Data: the engine, its stages and the shards it writes."""

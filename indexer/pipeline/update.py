@@ -1,0 +1,187 @@
+"""``latentsearch index --update``: re-encode only new or changed files.
+
+Each metadata row stores its file's sha256, and a vector's id is its metadata row. An
+update copies the current build, removes the vectors of deleted or changed files (their
+rows are blanked, never reused), and appends new or changed files under fresh ids, so
+every untouched file keeps its id and its stored vector bit for bit. The result is a new
+build, published atomically like a full one (no build at all when nothing changed).
+Anything the update cannot trust (another model, metric or index type, an index without
+hashes) makes it a full rebuild instead, with a logged reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from latentsearch.encoder.devices import for_indexing
+from latentsearch.encoder.training import ENCODER_FILE, TrainedModel, load_model, model_files
+from latentsearch.indexer.files.corpus import resolve_data
+from latentsearch.indexer.files.folders import FolderScan, file_sha256, hash_files, read_batches
+from latentsearch.indexer.indexes.choice import index_type_of
+from latentsearch.indexer.indexes.faiss_helpers import read_index, remove_ids
+from latentsearch.indexer.pipeline.build import BuildSettings, NothingToIndexError, build_index
+from latentsearch.indexer.pipeline.writer import BuildRecord, IndexWriter, finish_build
+from latentsearch.indexer.serve.outliers import error_stride
+from latentsearch.indexer.store.bundle import (
+    LATENT_FILE,
+    METADATA_FILE,
+    RAW_FILE,
+    IndexLoadError,
+    Manifest,
+    current_index_build,
+    verify_build,
+)
+from latentsearch.indexer.store.disk import staged_build
+from latentsearch.indexer.store.metadata import Metadata, MetadataError, MetadataWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UpdatePlan:
+    """What an update does: files to encode, rows to drop, and how many stay as they are."""
+
+    to_encode: list[str]
+    stale_rows: list[int]
+    unchanged: int
+    old_rows: int  # rows in the metadata so far: new files get ids from here on
+
+
+def plan_update(
+    old_paths: list[str], old_hashes: list[str], paths: list[str], hashes: list[str]
+) -> UpdatePlan:
+    """Compare the indexed files (blank path: an already deleted row) with the folder now."""
+    indexed = {
+        path: (row, sha) for row, (path, sha) in enumerate(zip(old_paths, old_hashes, strict=True))
+    }
+    indexed.pop("", None)
+    to_encode, stale, unchanged = [], [], 0
+    for path, sha in zip(paths, hashes, strict=True):
+        row, old_sha = indexed.pop(path, (None, None))
+        if row is not None and old_sha == sha:
+            unchanged += 1
+            continue
+        if row is not None:
+            stale.append(row)  # changed content: a new vector under a new id
+        to_encode.append(path)
+    stale.extend(row for row, _ in indexed.values())  # files no longer in the folder
+    return UpdatePlan(to_encode, sorted(stale), unchanged, len(old_paths))
+
+
+def rebuild_reason(previous: Path, model_hash: str, settings: BuildSettings) -> str | None:
+    """Why ``previous`` cannot be updated in place (None: it can)."""
+    manifest = Manifest.load(previous)
+    verify_build(previous, manifest)  # a damaged build is never copied into the next one
+    if manifest.model_sha256 != model_hash:
+        return (
+            f"the model changed (encoder sha256 {manifest.model_sha256[:12]}… -> "
+            f"{model_hash[:12]}…): every image must be encoded again"
+        )
+    if settings.metric not in (None, manifest.metric):
+        return f"the metric changed ({manifest.metric} -> {settings.metric})"
+    if settings.index_type not in ("auto", index_type_of(manifest.index_type)):
+        return f"the index type changed ({manifest.index_type} -> {settings.index_type})"
+    metadata = Metadata.open(previous / METADATA_FILE)
+    try:
+        if metadata.hashes is None or len(metadata.hashes) != len(metadata):
+            return "the index predates incremental updates (no content hashes)"
+    finally:
+        metadata.close()
+    return None
+
+
+def update_index(
+    data: str | Path,
+    model_dir: str | Path,
+    out_dir: str | Path,
+    settings: BuildSettings = BuildSettings(),
+) -> Manifest:
+    """Bring the index in ``out_dir`` up to date with ``data``; a full build when it must.
+
+    Returns the manifest of the build now in use; its ``update`` field says what this run
+    kept, added and removed. When nothing changed no new build is written at all.
+    """
+    started = time.perf_counter()
+    folder = resolve_data(data)
+    model_hash = file_sha256(model_files(model_dir) / ENCODER_FILE)  # no model load yet
+    try:
+        previous = current_index_build(out_dir)
+        reason = rebuild_reason(previous, model_hash, settings)
+        settings = replace(settings, metric=settings.metric or Manifest.load(previous).metric)
+    except (IndexLoadError, MetadataError) as err:
+        reason = f"there is no usable index to update ({err})"
+    if reason:
+        log.warning("full rebuild: %s", reason)
+        return build_index(folder, model_dir, out_dir, settings)
+    scan = FolderScan.of(folder)
+    plan = _load_plan(previous, scan, settings)
+    if not plan.to_encode and not plan.stale_rows:
+        log.info("%s is up to date: all %d files unchanged", out_dir, plan.unchanged)
+        unchanged = {"base": previous.name, "unchanged": plan.unchanged, "added": 0, "removed": 0}
+        seconds = round(time.perf_counter() - started, 3)
+        return replace(Manifest.load(previous), update=unchanged, build_seconds=seconds)
+    model, inference = for_indexing(load_model(model_dir), settings.batch_size)
+    settings = replace(settings, batch_size=inference.batch_size)
+    return _apply_update(folder, model, Path(model_dir), out_dir, previous, plan, settings)
+
+
+def _load_plan(previous: Path, scan: FolderScan, settings: BuildSettings) -> UpdatePlan:
+    metadata = Metadata.open(previous / METADATA_FILE)
+    try:
+        hashes = hash_files(scan.paths, settings.workers)
+        return plan_update(metadata.paths, metadata.hashes, [str(p) for p in scan.paths], hashes)
+    finally:
+        metadata.close()
+
+
+def _apply_update(
+    folder: Path,
+    model: TrainedModel,
+    model_dir: Path,
+    out_dir: str | Path,
+    previous: Path,
+    plan: UpdatePlan,
+    settings: BuildSettings,
+) -> Manifest:
+    started = time.perf_counter()
+    manifest = Manifest.load(previous)
+    rows = plan.old_rows
+    log.info(
+        "update: %d unchanged, %d to encode, %d to remove",
+        plan.unchanged,
+        len(plan.to_encode),
+        len(plan.stale_rows),
+    )
+    fresh = FolderScan(folder.resolve(), [Path(p) for p in plan.to_encode])
+    config = model.config
+    with staged_build(out_dir) as staging:
+        shutil.copyfile(previous / METADATA_FILE, staging / METADATA_FILE)
+        latent = remove_ids(read_index(previous / LATENT_FILE), plan.stale_rows)
+        raw = remove_ids(read_index(previous / RAW_FILE), plan.stale_rows)
+        with MetadataWriter(staging / METADATA_FILE, append=True) as metadata:
+            metadata.blank(plan.stale_rows)
+            stride = error_stride(plan.unchanged + len(plan.to_encode))
+            writer = IndexWriter(model, latent, raw, metadata, manifest.metric, rows, stride)
+            for batch in read_batches(
+                fresh,
+                config.image_size,
+                config.channels,
+                settings.batch_size,
+                settings.workers,
+                description="updating",
+            ):
+                writer.add(batch)
+        if latent.ntotal == 0:
+            raise NothingToIndexError(f"after the update no readable image is left in {folder}")
+        update = {
+            "base": previous.name,
+            "unchanged": plan.unchanged,
+            "added": writer.next_id - rows,
+            "removed": len(plan.stale_rows),
+        }
+        record = BuildRecord(folder, model_dir, fresh, started, update)
+        return finish_build(staging, writer, record, manifest.index_type)

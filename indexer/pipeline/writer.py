@@ -1,0 +1,96 @@
+"""Filling one build folder: the batch-by-batch add shared by full builds and updates."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from latentsearch.encoder.inference import encode_images
+from latentsearch.encoder.training import ENCODER_FILE, TrainedModel
+from latentsearch.indexer.files.folders import FolderScan, ImageBatch, file_sha256
+from latentsearch.indexer.indexes.faiss_helpers import add_vectors, prepare_vectors, write_index
+from latentsearch.indexer.serve.outliers import MIN_ERROR_STRIDE, collection_errors
+from latentsearch.indexer.store.bundle import (
+    LATENT_FILE,
+    MANIFEST_FILE,
+    RAW_FILE,
+    Manifest,
+    copy_model,
+)
+from latentsearch.indexer.store.checksums import tree_checksums
+from latentsearch.indexer.store.metadata import MetadataWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IndexWriter:
+    """The two indexes and the metadata of a build being written; ids are metadata rows."""
+
+    model: TrainedModel
+    latent: faiss.Index
+    raw: faiss.Index
+    metadata: MetadataWriter
+    metric: str
+    next_id: int = 0
+    error_stride: int = MIN_ERROR_STRIDE  # outliers.error_stride of the collection's size
+
+    def add(self, batch: ImageBatch) -> None:
+        """Encode one batch and add it under the next free ids (= its metadata rows)."""
+        codes = encode_images(self.model.encoder, batch.images, max(1, len(batch.images)))
+        ids = np.arange(self.next_id, self.next_id + len(batch.paths), dtype=np.int64)
+        threshold = self.model.config.binary_threshold
+        add_vectors(self.latent, prepare_vectors(codes, self.metric, threshold), ids)
+        add_vectors(self.raw, batch.images, ids)
+        errors = collection_errors(self.model, batch.images, codes, ids, self.error_stride)
+        self.metadata.append(batch.paths, batch.labels, batch.thumbnails, errors, batch.hashes)
+        self.next_id += len(batch.paths)
+
+
+def model_sha256(model: TrainedModel) -> str:
+    """What identifies the model an index was built with (its saved encoder)."""
+    return file_sha256(model.path / ENCODER_FILE)
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    """What the manifest says about a build besides the model and the indexes."""
+
+    folder: Path
+    model_dir: Path
+    scan: FolderScan
+    started: float
+    update: dict | None = None
+
+
+def finish_build(
+    staging: Path, writer: IndexWriter, record: BuildRecord, index_key: str
+) -> Manifest:
+    """Write the indexes, the model copy and the manifest into ``staging``."""
+    write_index(writer.latent, staging / LATENT_FILE)
+    write_index(writer.raw, staging / RAW_FILE)
+    copy_model(writer.model, staging)
+    config = writer.model.config
+    manifest = Manifest(
+        data_root=str(record.folder.resolve()),
+        model_source=str(Path(record.model_dir).resolve()),
+        model_config=asdict(config),
+        model_sha256=model_sha256(writer.model),
+        latent_dim=config.latent_dim,
+        raw_dim=config.raw_dim,
+        count=int(writer.latent.ntotal),
+        skipped=[asdict(s) for s in record.scan.skipped],
+        metric=writer.metric,
+        index_type=index_key,
+        build_seconds=round(time.perf_counter() - record.started, 3),
+        created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        update=record.update,
+        checksums=tree_checksums(staging, leave_out=frozenset({MANIFEST_FILE})),
+    )
+    manifest.save(staging)
+    return manifest

@@ -1,0 +1,1 @@
+"""Answering queries: search, the page's facade, the HTTP API, outliers, the map."""

@@ -1,0 +1,1 @@
+"""The index directory format: bundle, metadata, checksums, safe writes to disk."""

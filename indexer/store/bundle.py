@@ -1,0 +1,244 @@
+"""An index directory: latent and raw-pixel FAISS indexes, metadata, manifest and model copy.
+
+They are written together into one build folder and published atomically (see
+``latentsearch.encoder.versioned_dir``), so a reader always sees a matching set.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+from dataclasses import asdict, dataclass, field
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import faiss
+
+from latentsearch.encoder.backend import backend_versions
+from latentsearch.encoder.training import ENCODER_FILE, ModelLoadError, TrainedModel, load_model
+from latentsearch.encoder.versioned_dir import NoBuildError, current_build
+from latentsearch.indexer.files.folders import file_sha256
+from latentsearch.indexer.indexes.faiss_helpers import IndexFileError, read_index
+from latentsearch.indexer.store.checksums import (
+    MANIFEST_DIGEST,
+    ChecksumError,
+    manifest_digest,
+    verify_tree,
+)
+from latentsearch.indexer.store.metadata import Metadata, MetadataError
+
+FORMAT_VERSION = 1
+LATENT_FILE = "latent.faiss"
+RAW_FILE = "raw.faiss"
+METADATA_FILE = "metadata.h5"
+MANIFEST_FILE = "manifest.json"
+MODEL_DIR = "model"
+log = logging.getLogger(__name__)
+TRUST_ENV = "LATENTSEARCH_TRUST_UNVERIFIED"  # "1": load builds that have no checksums
+# and the Keras backend's own libraries (encoder.backend): TensorFlow only when it computed
+_LIBRARIES = ("latentsearch", "keras", "faiss-cpu", "numpy", "pillow", "h5py")
+
+
+class IndexLoadError(RuntimeError):
+    """An index directory is missing, incomplete, corrupt or inconsistent."""
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    versions["faiss"] = faiss.__version__
+    return versions | backend_versions()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What was built, from what, and with which libraries."""
+
+    data_root: str
+    model_source: str
+    model_config: dict
+    model_sha256: str
+    latent_dim: int
+    raw_dim: int
+    count: int
+    skipped: list[dict] = field(default_factory=list)
+    metric: str = "l2"
+    index_type: str = "Flat"
+    build_seconds: float = 0.0
+    created_at: str = ""
+    # for `index --update`: the build it started from and how many files it kept/added/removed
+    update: dict | None = None
+    versions: dict[str, str] = field(default_factory=library_versions)
+    format_version: int = FORMAT_VERSION
+    # sha256 of every other file of the build; empty in builds made before they were kept
+    checksums: dict[str, str] = field(default_factory=dict)
+    manifest_sha256: str = ""  # of the manifest's other fields, as saved
+
+    def save(self, folder: Path) -> None:
+        fields = asdict(self)
+        fields[MANIFEST_DIGEST] = manifest_digest(fields)
+        (folder / MANIFEST_FILE).write_text(json.dumps(fields, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, folder: Path) -> Manifest:
+        path = folder / MANIFEST_FILE
+        if not path.is_file():
+            raise IndexLoadError(not_an_index(folder))
+        try:
+            data = json.loads(path.read_text())
+            version = data.get("format_version") if isinstance(data, dict) else None
+            if version != FORMAT_VERSION:
+                raise IndexLoadError(
+                    f"{folder} has index format {version}, this latentsearch "
+                    f"reads {FORMAT_VERSION}: rebuild it with `latentsearch index`"
+                )
+            saved_digest = data.get(MANIFEST_DIGEST)
+            if saved_digest and saved_digest != manifest_digest(data):
+                raise IndexLoadError(
+                    f"{path} is damaged or was edited: it does not match its checksum; "
+                    "rebuild the index with `latentsearch index`"
+                )
+            return cls(**data)
+        except (OSError, ValueError, TypeError) as err:
+            raise IndexLoadError(f"cannot read {path}: {err}") from err
+
+
+def not_an_index(folder: Path) -> str:
+    """Why ``folder`` (a build folder, or what was given for one) cannot be read as an index."""
+    if (folder / ENCODER_FILE).is_file():
+        return (
+            f"{folder} holds a trained model, not an index: build an index with it first, "
+            "`latentsearch index --data PHOTOS --model MODEL_DIR --out INDEX_DIR`"
+        )
+    return f"{folder} is not an index (no {MANIFEST_FILE}): build one with `latentsearch index`"
+
+
+def current_index_build(index_dir: str | Path) -> Path:
+    """The build folder an index directory currently points at."""
+    try:
+        return current_build(index_dir)
+    except NoBuildError as err:
+        raise IndexLoadError(
+            f"{index_dir} is not an index: {err}. Build one with `latentsearch index`"
+        ) from err
+
+
+def verify_build(folder: Path, manifest: Manifest) -> None:
+    """Check every file of the build against the manifest's checksums, before reading any.
+
+    A manifest without checksums (an old build, or one whose checksums were deleted) is
+    refused: with them gone, a corrupted vector could lead every search. ``--trust-unverified``
+    (``LATENTSEARCH_TRUST_UNVERIFIED=1``) loads it anyway, with a warning.
+    """
+    if not (manifest.checksums and manifest.manifest_sha256):
+        if os.environ.get(TRUST_ENV) != "1":
+            raise IndexLoadError(
+                f"{folder} has no checksums (built before they were kept, or they were "
+                "removed), so damage to its files cannot be detected; rebuild it with "
+                "`latentsearch index`, or pass --trust-unverified to load it anyway"
+            )
+        log.warning(
+            "%s has no checksums: damage to its files cannot be detected; rebuild it with "
+            "`latentsearch index` to add them",
+            folder,
+        )
+        return
+    try:
+        verify_tree(folder, manifest.checksums)
+    except ChecksumError as err:
+        if err.name.startswith(f"{MODEL_DIR}/"):
+            raise IndexLoadError(
+                f"{folder}: the model in it is not the one the index was built with ({err}); "
+                "rebuild the index with `latentsearch index`"
+            ) from err
+        raise IndexLoadError(
+            f"{folder} is damaged: {err}; rebuild it with `latentsearch index`"
+        ) from err
+
+
+def copy_model(model: TrainedModel, folder: Path) -> None:
+    """Keep the model beside the index, so the index directory is self-contained.
+
+    Copied file by file, so a failed write surfaces as the ``OSError`` it is (``copytree``
+    would gather it into a ``shutil.Error`` without its errno).
+    """
+    target = folder / MODEL_DIR
+    target.mkdir()
+    for source in sorted(model.path.rglob("*")):
+        destination = target / source.relative_to(model.path)
+        if source.is_dir():
+            destination.mkdir()
+        else:
+            shutil.copy2(source, destination)
+
+
+@dataclass
+class IndexBundle:
+    """Everything a search needs, loaded from one complete build."""
+
+    path: Path
+    manifest: Manifest
+    latent: faiss.Index
+    raw: faiss.Index
+    metadata: Metadata
+    model: TrainedModel
+
+    @classmethod
+    def load(cls, index_dir: str | Path) -> IndexBundle:
+        """Load the current build of an index directory."""
+        return cls.load_build(current_index_build(index_dir))
+
+    @classmethod
+    def load_build(cls, folder: Path) -> IndexBundle:
+        """Load one build folder (``current_index_build`` names the current one).
+
+        Every way a build can be damaged surfaces as :class:`IndexLoadError`.
+        """
+        manifest = Manifest.load(folder)
+        verify_build(folder, manifest)
+        try:
+            latent = read_index(folder / LATENT_FILE)
+            raw = read_index(folder / RAW_FILE)
+            model = load_model(folder / MODEL_DIR)
+            metadata = Metadata.open(folder / METADATA_FILE)
+        except (IndexFileError, ModelLoadError, MetadataError) as err:
+            raise IndexLoadError(f"{folder} is damaged: {err}") from err
+        bundle = cls(folder, manifest, latent, raw, metadata, model)
+        try:
+            bundle.check_consistent()
+        except IndexLoadError:
+            metadata.close()
+            raise
+        return bundle
+
+    def check_consistent(self) -> None:
+        sizes = {
+            "manifest": self.manifest.count,
+            "latent index": self.latent.ntotal,
+            "raw index": self.raw.ntotal,
+            "metadata": len(self.metadata.live_rows()),
+        }
+        if len(set(sizes.values())) != 1:
+            raise IndexLoadError(f"{self.path} is inconsistent: row counts differ {sizes}")
+        model_hash = file_sha256(self.model.path / ENCODER_FILE)
+        if model_hash != self.manifest.model_sha256:
+            raise IndexLoadError(
+                f"{self.path}: the model in it is not the one the index was built with "
+                f"(encoder sha256 {model_hash[:12]}…, manifest {self.manifest.model_sha256[:12]}…);"
+                " rebuild the index with `latentsearch index`"
+            )
+        if self.latent.d != self.model.config.latent_dim:
+            raise IndexLoadError(
+                f"{self.path}: latent index has dimension {self.latent.d}, "
+                f"the model's code {self.model.config.latent_dim}"
+            )
+
+    def __len__(self) -> int:
+        return self.manifest.count

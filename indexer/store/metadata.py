@@ -1,0 +1,181 @@
+"""Per-vector metadata (path, label, thumbnail) in one HDF5 file, written as it streams."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+from PIL import Image
+
+from latentsearch.indexer.store.disk import GuardedFile
+
+_TEXT = h5py.string_dtype("utf-8")
+_BYTES = h5py.vlen_dtype(np.uint8)
+ERRORS_DATASET = "reconstruction_error"
+HASH_DATASET = "sha256"
+# Thumbnails are written 96 px; the page decodes what it is given, so nothing larger is
+# passed on from a crafted or damaged file.
+MAX_THUMBNAIL_SIDE = 1024
+
+
+class MetadataError(RuntimeError):
+    """The metadata file is missing, unreadable or does not match the index."""
+
+
+def write_blobs(dataset: h5py.Dataset, start: int, blobs: list[bytes]) -> None:
+    """Write byte strings to rows ``start...`` of a variable-length uint8 dataset in one call.
+
+    Through the low-level API: ``dataset[a:b] = ...`` turns equal-length rows into a 2-D
+    array it then refuses, and one write per row costs ~36x more.
+    """
+    rows = np.empty(len(blobs), dtype=object)
+    for i, blob in enumerate(blobs):
+        rows[i] = np.frombuffer(blob, dtype=np.uint8)
+    selection = dataset.id.get_space()
+    selection.select_hyperslab((start,), (len(blobs),))
+    memory = h5py.h5s.create_simple((len(blobs),))
+    dataset.id.write(memory, selection, rows, h5py.h5t.py_create(dataset.dtype))
+
+
+class MetadataWriter:
+    """Appends rows to growable HDF5 datasets so no batch stays in memory.
+
+    HDF5 writes through a :class:`GuardedFile`, so a failed write (a full disk) is raised
+    here as ``OSError`` after an append or at close, never left inside HDF5.
+    """
+
+    def __init__(self, path: Path, append: bool = False) -> None:
+        """A new file, or with ``append`` more rows for an existing one (incremental updates)."""
+        self._sink = GuardedFile(path, "r+b" if append else "w+b")
+        try:
+            self._file = h5py.File(self._sink, "r+" if append else "w")
+        except BaseException:
+            self._sink.close()
+            raise
+        self._check()
+        self._path = self._column("path", _TEXT)
+        self._label = self._column("label", _TEXT)
+        self._thumb = self._column("thumbnail", _BYTES)
+        # per-image reconstruction error, for the page's outlier score (NaN: not known)
+        self._error = self._column(ERRORS_DATASET, np.float32)
+        # content hash per file, so `index --update` re-encodes only new or changed files
+        self._hash = self._column(HASH_DATASET, _TEXT)
+
+    def _column(self, name: str, dtype: object) -> h5py.Dataset:
+        if name in self._file:
+            return self._file[name]
+        return self._file.create_dataset(name, (0,), dtype, maxshape=(None,), chunks=True)
+
+    def append(
+        self,
+        paths: list[str],
+        labels: list[str | None],
+        thumbnails: list[bytes],
+        errors: np.ndarray | None = None,
+        hashes: list[str] | None = None,
+    ) -> None:
+        start = self._path.shape[0]
+        end = start + len(paths)
+        for dataset in (self._path, self._label, self._thumb, self._error, self._hash):
+            dataset.resize((end,))
+        self._error[start:end] = np.nan if errors is None else errors
+        self._hash[start:end] = hashes if hashes is not None else [""] * len(paths)
+        self._path[start:end] = paths
+        # HDF5 strings cannot be None: "" stands for "no label" and is read back as None
+        self._label[start:end] = [label or "" for label in labels]
+        if thumbnails:
+            write_blobs(self._thumb, start, thumbnails)
+        self._check()
+
+    def blank(self, rows: list[int]) -> None:
+        """Empty the rows of deleted files; the row numbers (the ids) of the others stay."""
+        for row in rows:
+            self._path[row] = ""
+            self._label[row] = ""
+            self._hash[row] = ""
+            self._thumb[row] = np.empty(0, np.uint8)
+            self._error[row] = np.nan
+        self._check()
+
+    def _check(self) -> None:
+        """Raise the first write the file refused (HDF5 itself was told it succeeded)."""
+        if self._sink.error is not None:
+            raise self._sink.error
+
+    def _release(self) -> None:
+        try:
+            self._file.close()
+        finally:
+            self._sink.close()
+
+    def close(self) -> None:
+        self._release()
+        self._check()
+
+    def __enter__(self) -> MetadataWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._release()  # the error on its way out says what went wrong
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """Paths and labels in memory; thumbnails read on demand from the open file."""
+
+    paths: list[str]
+    labels: list[str | None]
+    file: h5py.File
+    errors: np.ndarray | None = None  # reconstruction errors; None in older index builds
+    hashes: list[str] | None = None  # sha256 per file; None in older builds; "" = deleted row
+
+    @classmethod
+    def open(cls, path: Path) -> Metadata:
+        try:
+            handle = h5py.File(path, "r")
+        except OSError as err:
+            raise MetadataError(f"cannot read metadata file {path}: {err}") from err
+        try:
+            paths = [p.decode() if isinstance(p, bytes) else p for p in handle["path"][:]]
+            labels = [
+                (lab.decode() if isinstance(lab, bytes) else lab) or None
+                for lab in handle["label"][:]
+            ]
+            errors = handle[ERRORS_DATASET][:] if ERRORS_DATASET in handle else None
+            hashes = (
+                [h.decode() if isinstance(h, bytes) else h for h in handle[HASH_DATASET][:]]
+                if HASH_DATASET in handle
+                else None
+            )
+        except (OSError, KeyError) as err:
+            handle.close()
+            raise MetadataError(f"cannot read metadata file {path}: {err}") from err
+        return cls(paths=paths, labels=labels, file=handle, errors=errors, hashes=hashes)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def live_rows(self) -> list[int]:
+        """Rows of indexed files (an incremental update blanks the rows of deleted ones)."""
+        return [row for row, path in enumerate(self.paths) if path]
+
+    def close(self) -> None:
+        self.file.close()
+
+    def thumbnail(self, row: int) -> bytes:
+        """The stored JPEG of row ``row``; :class:`MetadataError` unless it is a small JPEG."""
+        data = self.file["thumbnail"][row].tobytes()
+        try:
+            with Image.open(io.BytesIO(data), formats=["JPEG"]) as img:
+                side = max(img.size)
+        except Exception as err:  # anything Pillow cannot read as a JPEG header
+            raise MetadataError(f"the thumbnail of row {row} is not a JPEG ({err})") from err
+        if side > MAX_THUMBNAIL_SIDE:
+            raise MetadataError(f"the thumbnail of row {row} is {side} px, not a thumbnail")
+        return data
