@@ -15,7 +15,7 @@ from latentsearch.indexer.bench.report import PLOT_FILES, quality_table
 from latentsearch.indexer.bench.scoring import ranked_ids
 from latentsearch.indexer.cli.parser import main
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "benchmark_report.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[3] / "notebooks" / "benchmark_report.ipynb"
 PER_CLASS = 3  # queries per class in the CLI run; the fixture folder has 12 per class
 
 

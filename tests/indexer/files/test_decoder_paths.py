@@ -25,7 +25,7 @@ from latentsearch.indexer.files.images import (
 )
 
 SIZE = 32
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def photo(width: int, height: int, seed: int) -> Image.Image:
