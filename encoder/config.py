@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from latentsearch.encoder.errors import UserError
+
 DECODERS = ("transpose", "bilinear")
 VARIANTS = ("undercomplete", "denoising", "sparse", "contractive", "vae", "tied", "vqvae", "cvae")
 GENERATIVE = ("vae", "cvae")  # variants with a prior to sample from
@@ -17,7 +19,7 @@ SEARCH_CODES = ("auto", "bottleneck", "features")
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration value that cannot produce a working model."""
 
 

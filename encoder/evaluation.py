@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from latentsearch.encoder.errors import LatentSearchError
 
-class AUCError(ValueError):
+
+class AUCError(LatentSearchError, ValueError):
     """The scores or labels cannot give an AUC (mismatched, non-finite, or one class only)."""
 
 

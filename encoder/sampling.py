@@ -14,11 +14,12 @@ import numpy as np
 from PIL import Image
 
 from latentsearch.encoder.config import GENERATIVE
+from latentsearch.encoder.errors import UserError
 from latentsearch.encoder.inference import decode_codes, with_condition
 from latentsearch.encoder.training import TrainedModel, load_model
 
 
-class NotGenerativeError(ValueError):
+class NotGenerativeError(UserError, ValueError):
     """Only a VAE (or conditional VAE) has a prior to sample from."""
 
 

@@ -20,6 +20,7 @@ from latentsearch.encoder.config import (
     load_json,
     save_json,
 )
+from latentsearch.encoder.errors import UserError
 from latentsearch.encoder.quantiser import CodebookMonitor
 from latentsearch.encoder.search_code import PROJECTED_DECODER_START
 from latentsearch.encoder.variants import build_autoencoder
@@ -37,7 +38,7 @@ CURVES_FILE = "loss_curves.png"
 HISTORY_FILE = "history.json"
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(UserError, RuntimeError):
     """A model directory is missing, incomplete or unreadable."""
 
 

@@ -20,16 +20,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from latentsearch.encoder.errors import UserError
+
 POINTER = "CURRENT"
 _VERSION = re.compile(r"^v-\d{8}T\d{6}-(\d+)-[0-9a-f]{6}$")
 log = logging.getLogger(__name__)
 
 
-class NoBuildError(FileNotFoundError):
+class NoBuildError(UserError, FileNotFoundError):
     """The directory does not hold a complete build."""
 
 
-class NotOurDirectoryError(FileExistsError):
+class NotOurDirectoryError(UserError, FileExistsError):
     """The target directory holds files that latentsearch did not write."""
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from latentsearch.indexer.errors import USER_ERRORS
+from latentsearch.encoder.errors import USER_ERRORS
 from latentsearch.indexer.serve.collection_map import NoMapError
 from latentsearch.indexer.serve.explorer import Explorer
 from latentsearch.indexer.serve.launch import TOKEN_ENV

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from latentsearch.encoder.errors import UserError
 from latentsearch.indexer.files.folders import (
     DEFAULT_WORKERS,
     FolderScan,
@@ -22,7 +23,7 @@ from latentsearch.indexer.files.images import label_for
 log = logging.getLogger(__name__)
 
 
-class BenchmarkError(ValueError):
+class BenchmarkError(UserError, ValueError):
     """A benchmark that cannot be run as asked (no labels, no queries, mismatched models)."""
 
 

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
+from latentsearch.encoder.errors import UserError
 from latentsearch.indexer.indexes.faiss_helpers import search
 from latentsearch.indexer.store.bundle import IndexBundle
 
 
-class NoLabelsError(ValueError):
+class NoLabelsError(UserError, ValueError):
     """Precision needs labels (one sub-folder per class)."""
 
 

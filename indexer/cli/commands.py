@@ -7,12 +7,12 @@ import functools
 import json
 
 from latentsearch.encoder.config import LossConfig, ModelConfig, TrainConfig
+from latentsearch.encoder.errors import USER_ERRORS
 from latentsearch.encoder.sampling import write_sample_grid
 from latentsearch.encoder.training import model_input_size
 from latentsearch.indexer.bench.benchmark import BenchConfig, bench_folder
 from latentsearch.indexer.bench.report import quality_table
 from latentsearch.indexer.cli.demo import run_demo as build_demo
-from latentsearch.indexer.errors import USER_ERRORS
 from latentsearch.indexer.files.corpus import BUILTIN, resolve_data
 from latentsearch.indexer.files.folders import DEFAULT_WORKERS
 from latentsearch.indexer.files.images import load_image

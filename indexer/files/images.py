@@ -18,6 +18,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from latentsearch.encoder.errors import UserError
+
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
@@ -39,7 +41,7 @@ _ROTATIONS = frozenset(range(2, 9))
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 
 
-class ImageReadError(Exception):
+class ImageReadError(UserError):
     """An image could not be read; ``.path`` (str or None) and ``.reason`` say why."""
 
     def __init__(self, reason: str, path: str | os.PathLike | None = None) -> None:

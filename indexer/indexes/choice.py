@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 import re
 
+from latentsearch.encoder.errors import UserError
+
 INDEX_TYPES = ("flat", "hnsw", "ivf", "ivfpq", "auto")
 METRIC_NAMES = ("l2", "cosine")
 DEFAULT_MEMORY_BUDGET = "2G"
@@ -27,7 +29,7 @@ _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)
 
 
-class IndexChoiceError(ValueError):
+class IndexChoiceError(UserError, ValueError):
     """No index of the requested kind can be built within the limits given."""
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from latentsearch.encoder.errors import UserError
 from latentsearch.indexer.store.disk import strerror_errno
 
 # Cosine similarity is inner product on unit-length vectors (normalised on add and query).
@@ -18,7 +19,7 @@ HAMMING = "hamming"
 BINARY_KEY = "BFlat"
 
 
-class IndexFileError(RuntimeError):
+class IndexFileError(UserError, RuntimeError):
     """A FAISS index file is missing or unreadable."""
 
 

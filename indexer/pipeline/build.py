@@ -11,6 +11,7 @@ import faiss
 import numpy as np
 
 from latentsearch.encoder.devices import for_indexing
+from latentsearch.encoder.errors import UserError
 from latentsearch.encoder.inference import encode_images
 from latentsearch.encoder.training import TrainedModel, load_model
 from latentsearch.encoder.versioned_dir import current_build
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 DEFAULT_METRIC = "cosine"
 
 
-class NothingToIndexError(RuntimeError):
+class NothingToIndexError(UserError, RuntimeError):
     """Every file in the folder failed to read: there is nothing to index."""
 
 

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
+from latentsearch.encoder.errors import UserError
+
 MAP_SAMPLE = 2000
 
 
-class NoMapError(RuntimeError):
+class NoMapError(UserError, RuntimeError):
     """The index cannot give back its stored codes (e.g. a compressed index without a map)."""
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from latentsearch.encoder.errors import LatentSearchError
 from latentsearch.encoder.inference import decode_codes
 from latentsearch.encoder.training import TrainedModel
 
@@ -24,7 +25,7 @@ OUTLIER_PERCENTILE = 99.0
 WEAK_FIT = 0.5
 
 
-class NoDecoderError(RuntimeError):
+class NoDecoderError(LatentSearchError, RuntimeError):
     """The model has no decoder, so nothing can be reconstructed."""
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from latentsearch.encoder.errors import UserError
 from latentsearch.indexer.files.images import (
     ImageReadError,
     load_image,
@@ -35,15 +36,15 @@ _decode_slots = threading.BoundedSemaphore(DECODE_SLOTS)
 ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF"})
 
 
-class UploadTooLargeError(ValueError):
+class UploadTooLargeError(UserError, ValueError):
     """An upload is over the size limit; the message says by how much."""
 
 
-class BusyError(RuntimeError):
+class BusyError(UserError, RuntimeError):
     """Every decode slot stayed taken for ``DECODE_WAIT_SECONDS``: try again shortly."""
 
 
-class QueryError(LookupError):
+class QueryError(UserError, LookupError):
     """A collection image asked for by row or name does not exist or cannot be read."""
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import faiss
 
 from latentsearch.encoder.backend import backend_versions
+from latentsearch.encoder.errors import UserError
 from latentsearch.encoder.training import ENCODER_FILE, ModelLoadError, TrainedModel, load_model
 from latentsearch.encoder.versioned_dir import NoBuildError, current_build
 from latentsearch.indexer.files.folders import file_sha256
@@ -42,7 +43,7 @@ TRUST_ENV = "LATENTSEARCH_TRUST_UNVERIFIED"  # "1": load builds that have no che
 _LIBRARIES = ("latentsearch", "keras", "faiss-cpu", "numpy", "pillow", "h5py")
 
 
-class IndexLoadError(RuntimeError):
+class IndexLoadError(UserError, RuntimeError):
     """An index directory is missing, incomplete, corrupt or inconsistent."""
 
 

@@ -11,12 +11,13 @@ import hashlib
 import json
 from pathlib import Path
 
+from latentsearch.encoder.errors import LatentSearchError
 from latentsearch.indexer.files.folders import file_sha256
 
 MANIFEST_DIGEST = "manifest_sha256"
 
 
-class ChecksumError(RuntimeError):
+class ChecksumError(LatentSearchError, RuntimeError):
     """A file of a build does not match the checksum its manifest holds; ``.name`` says which."""
 
     def __init__(self, message: str, name: str) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from latentsearch.encoder.errors import UserError
 from latentsearch.encoder.versioned_dir import new_build
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ DISK_FULL = {
 }
 
 
-class DiskFullError(OSError):
+class DiskFullError(UserError, OSError):
     """A file of a new build could not be written for lack of space; nothing was replaced."""
 
 

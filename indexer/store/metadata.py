@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 from PIL import Image
 
+from latentsearch.encoder.errors import UserError
 from latentsearch.indexer.store.disk import GuardedFile
 
 _TEXT = h5py.string_dtype("utf-8")
@@ -21,7 +22,7 @@ HASH_DATASET = "sha256"
 MAX_THUMBNAIL_SIDE = 1024
 
 
-class MetadataError(RuntimeError):
+class MetadataError(UserError, RuntimeError):
     """The metadata file is missing, unreadable or does not match the index."""
 
 

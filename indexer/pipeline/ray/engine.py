@@ -22,6 +22,7 @@ from itertools import accumulate
 from pathlib import Path
 
 from latentsearch.encoder.devices import CPU_BATCH, GPU_BATCH
+from latentsearch.encoder.errors import UserError
 from latentsearch.encoder.training import TrainedModel, load_model
 from latentsearch.indexer.files.corpus import resolve_data
 from latentsearch.indexer.files.folders import FolderScan
@@ -45,7 +46,7 @@ SHARD_FOLDER = "shards"  # inside the staging build; removed before it is publis
 ROWS_PER_SHARD = 8192
 
 
-class RayEngineError(RuntimeError):
+class RayEngineError(UserError, RuntimeError):
     """The Ray engine cannot do what was asked."""
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from latentsearch.encoder.errors import LatentSearchError
 from latentsearch.indexer.files.folders import Skipped
 from latentsearch.indexer.indexes.faiss_helpers import add_vectors, prepare_vectors
 from latentsearch.indexer.pipeline.writer import IndexWriter
@@ -25,7 +26,7 @@ from latentsearch.indexer.pipeline.writer import IndexWriter
 log = logging.getLogger(__name__)
 
 
-class ShardError(RuntimeError):
+class ShardError(LatentSearchError, RuntimeError):
     """The shards do not hold exactly the files that were listed."""
 
 
