@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from latentsearch.encoder.config import GENERATIVE
+from latentsearch.encoder.config import GENERATIVE, ConfigError
 from latentsearch.encoder.errors import UserError
 from latentsearch.encoder.inference import decode_codes, with_condition
 from latentsearch.encoder.training import TrainedModel, load_model
@@ -117,6 +117,8 @@ def sample_grid(
 ) -> Image.Image:
     """Variations of ``like``, else samples of ``label``; a cvae with neither gives one row
     of ``count`` per label, in the order of ``config.labels``."""
+    if count < 1:
+        raise ConfigError(f"the number of images to generate must be at least 1, not {count}")
     if like is not None or label is not None or not model.config.labels:
         return image_grid(generate(model, count, seed, label, like))
     rows = [
