@@ -14,19 +14,9 @@ import time
 
 import numpy as np
 
-from latentsearch.indexer.indexes.choice import (
-    index_key_for,
-    parse_memory_budget,
-    search_parameters,
-    training_size,
-)
-from latentsearch.indexer.indexes.faiss_helpers import (
-    add_vectors,
-    new_index,
-    prepare_vectors,
-    set_search_parameters,
-    stored_vectors,
-)
+from latentsearch.indexer.indexes.choice import index_key_for, parse_memory_budget
+from latentsearch.indexer.indexes.factory import filled_index
+from latentsearch.indexer.indexes.faiss_helpers import prepare_vectors, stored_vectors
 from latentsearch.indexer.store.bundle import IndexBundle
 
 TYPES = ("flat", "hnsw", "ivf", "ivfpq", "auto")
@@ -34,13 +24,7 @@ TYPES = ("flat", "hnsw", "ivf", "ivfpq", "auto")
 
 def build(key: str, codes: np.ndarray, metric: str, seed: int = 0):
     started = time.perf_counter()
-    index = new_index(key, codes.shape[1], metric)
-    set_search_parameters(index, search_parameters(key))
-    sample = training_size(key, len(codes))
-    if sample:
-        picked = np.random.default_rng(seed).choice(len(codes), sample, replace=False)
-        index.train(codes[picked])
-    add_vectors(index, codes, np.arange(len(codes)))
+    index = filled_index(key, codes, metric, seed)
     return index, time.perf_counter() - started
 
 

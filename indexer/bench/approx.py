@@ -15,15 +15,9 @@ from latentsearch.indexer.indexes.choice import (
     DEFAULT_MEMORY_BUDGET,
     index_key_for,
     parse_memory_budget,
-    search_parameters,
-    training_size,
 )
-from latentsearch.indexer.indexes.faiss_helpers import (
-    add_vectors,
-    new_index,
-    search,
-    set_search_parameters,
-)
+from latentsearch.indexer.indexes.factory import filled_index
+from latentsearch.indexer.indexes.faiss_helpers import as_float32, search
 
 APPROX_DEFINITION = {
     "recall@k vs exact": (
@@ -45,15 +39,10 @@ def approximate_key(index_type: str, count: int, dim: int) -> str:
 
 
 def build_approximate(key: str, database: np.ndarray, seed: int = 0):
-    """The index for ``key`` trained and filled with ``database``; seconds taken."""
+    """The index for ``key`` trained and filled with ``database``; seconds taken. The rows
+    are already as the method ranks them (unit length for cosine), so the index is L2."""
     started = time.perf_counter()
-    index = new_index(key, database.shape[1])
-    sample = training_size(key, len(database))
-    if sample:
-        rows = np.random.default_rng(seed).choice(len(database), sample, replace=False)
-        index.train(np.ascontiguousarray(database[np.sort(rows)], dtype=np.float32))
-    add_vectors(index, database, np.arange(len(database), dtype=np.int64))
-    set_search_parameters(index, search_parameters(key))
+    index = filled_index(key, as_float32(database), "l2", seed)
     return index, time.perf_counter() - started
 
 

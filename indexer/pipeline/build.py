@@ -22,19 +22,16 @@ from latentsearch.indexer.indexes.choice import (
     IndexChoiceError,
     index_key_for,
     parse_memory_budget,
-    search_parameters,
     training_size,
 )
 from latentsearch.indexer.indexes.codebook import new_codebook_index
+from latentsearch.indexer.indexes.factory import empty_index, train_index
 from latentsearch.indexer.indexes.faiss_helpers import (
     BINARY_KEY,
     HAMMING,
-    new_index,
     new_pixel_index,
     prepare_vectors,
-    set_search_parameters,
 )
-from latentsearch.indexer.indexes.gpu import use_gpu_for_training
 from latentsearch.indexer.pipeline.writer import BuildRecord, IndexWriter, finish_build
 from latentsearch.indexer.serve.outliers import error_stride
 from latentsearch.indexer.store.bundle import METADATA_FILE, Manifest
@@ -102,20 +99,9 @@ def empty_latent_index(
     if model.config.variant == "vqvae":  # the model's codebook is the index's: no training
         return new_codebook_index(model)
     if settings.metric == HAMMING:
-        return BINARY_KEY, new_index(BINARY_KEY, dim, HAMMING)
+        return BINARY_KEY, empty_index(BINARY_KEY, dim, HAMMING)
     key = index_key_for(settings.index_type, count, dim, settings.memory_budget)
-    index = new_index(key, dim, settings.metric)
-    set_search_parameters(index, search_parameters(key))
-    return key, index
-
-
-def train_latent_index(index: faiss.Index, key: str, codes: np.ndarray) -> None:
-    """Train ``index`` on ``codes`` (as stored); a failure says which key and how many."""
-    log.info("training %s on %d codes", key, len(codes))
-    try:
-        index.train(codes)
-    except RuntimeError as err:
-        raise IndexChoiceError(f"cannot train {key} on {len(codes)} codes: {err}") from err
+    return key, empty_index(key, dim, settings.metric)
 
 
 def new_latent_index(
@@ -126,8 +112,7 @@ def new_latent_index(
     sample_size = training_size(key, len(scan.paths))
     if sample_size:
         codes = prepare_vectors(training_codes(scan, model, sample_size, settings), settings.metric)
-        use_gpu_for_training(index)
-        train_latent_index(index, key, codes)
+        train_index(index, key, codes)
     return key, index
 
 

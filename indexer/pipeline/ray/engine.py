@@ -27,13 +27,13 @@ from latentsearch.encoder.training import TrainedModel, load_model
 from latentsearch.indexer.files.corpus import resolve_data
 from latentsearch.indexer.files.folders import FolderScan
 from latentsearch.indexer.indexes.choice import training_size
+from latentsearch.indexer.indexes.factory import train_index
 from latentsearch.indexer.indexes.faiss_helpers import new_pixel_index, prepare_vectors
 from latentsearch.indexer.pipeline.build import (
     BuildSettings,
     empty_latent_index,
     latent_metric,
     nothing_readable,
-    train_latent_index,
 )
 from latentsearch.indexer.pipeline.writer import BuildRecord, IndexWriter, finish_build
 from latentsearch.indexer.serve.outliers import error_stride
@@ -145,7 +145,7 @@ def _latent_index(ray, files, counts, listed: int, model: TrainedModel, build: B
     if not sample:
         return key, index, False
     codes = prepare_vectors(shards.sample_codes(files, counts, sample, build.seed), build.metric)
-    train_latent_index(index, key, codes)
+    train_index(index, key, codes)
     template = ray.put(shards.ivf_template(index))
     part = ray.remote(shards.ivf_part)
     starts = accumulate(counts[:-1], initial=0)  # the first id of each shard

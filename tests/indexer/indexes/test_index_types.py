@@ -5,14 +5,12 @@ import numpy as np
 import pytest
 
 from latentsearch.encoder.versioned_dir import current_build
-from latentsearch.indexer.indexes.choice import search_parameters
+from latentsearch.indexer.indexes.factory import empty_index, filled_index, train_index
 from latentsearch.indexer.indexes.faiss_helpers import (
     add_vectors,
-    new_index,
     prepare_vectors,
     remove_ids,
     search,
-    set_search_parameters,
     stored_ids,
 )
 from latentsearch.indexer.pipeline.build import BuildSettings, build_index
@@ -30,12 +28,13 @@ def clustered(n=2000, dim=16, seed=0):
 
 
 def filled(key, vectors, metric="l2", ids=None):
-    index = new_index(key, vectors.shape[1], metric)
-    set_search_parameters(index, search_parameters(key))
     prepared = prepare_vectors(vectors, metric)
+    if ids is None:
+        return filled_index(key, prepared, metric)
+    index = empty_index(key, prepared.shape[1], metric)
     if not index.is_trained:
-        index.train(prepared)
-    add_vectors(index, prepared, np.arange(len(vectors)) if ids is None else ids)
+        train_index(index, key, prepared)
+    add_vectors(index, prepared, ids)
     return index
 
 
