@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from latentsearch.indexer.files.images import list_images
+from latentsearch.indexer.files.listing import list_images
 
 TILE = 250  # px per source photo in the grid
 NOISE_SIGMA = 6.0  # grey levels; camera photos at base ISO show a few

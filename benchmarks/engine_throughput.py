@@ -61,7 +61,7 @@ def one_run(args: argparse.Namespace) -> dict:
 
 def linked_subset(data: str, limit: int, folder: Path) -> str:
     """The first ``limit`` files of ``data`` (in listing order) as symlinks under ``folder``."""
-    from latentsearch.indexer.files.images import list_images
+    from latentsearch.indexer.files.listing import list_images
 
     root = Path(data).resolve()
     for path in list_images(root)[:limit]:

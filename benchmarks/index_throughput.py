@@ -59,7 +59,8 @@ def run_baseline(args: argparse.Namespace) -> tuple[int, float]:
     from concurrent.futures import ThreadPoolExecutor
 
     from latentsearch.indexer.files.folders import FILES_PER_TASK
-    from latentsearch.indexer.files.images import draft_side, list_images
+    from latentsearch.indexer.files.images import draft_side
+    from latentsearch.indexer.files.listing import list_images
 
     side = draft_side(model_size(args.model)[0])
     started = time.perf_counter()

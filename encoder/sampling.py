@@ -90,11 +90,6 @@ def posterior_samples(
     return decode_codes(model.decoder, codes.astype(np.float32), conditions)
 
 
-def sample_images(model_dir: str | Path, count: int, seed: int = 0) -> np.ndarray:
-    """``count`` images decoded from codes drawn from N(0, I)."""
-    return prior_samples(load_model(model_dir), count, seed)
-
-
 def generate(
     model: TrainedModel,
     count: int,

@@ -18,7 +18,7 @@ from latentsearch.indexer.files.folders import (
     hash_files,
     read_batches,
 )
-from latentsearch.indexer.files.images import label_for
+from latentsearch.indexer.files.listing import label_for
 
 log = logging.getLogger(__name__)
 

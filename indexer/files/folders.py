@@ -18,10 +18,9 @@ from latentsearch.indexer.files.images import (
     ImageReadError,
     IndexedImage,
     as_model_input,
-    label_for,
-    list_images,
     read_for_index,
 )
+from latentsearch.indexer.files.listing import label_for, list_images
 
 log = logging.getLogger(__name__)
 DEFAULT_WORKERS = min(8, os.cpu_count() or 1)

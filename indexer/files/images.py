@@ -22,10 +22,6 @@ from latentsearch.encoder.errors import UserError
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
-)
-RESIZE_POLICIES = ("center-crop", "pad")
 THUMBNAIL_QUALITY = 85
 THUMBNAIL_SIDE = 96
 # A small JPEG up to this size is kept as its own thumbnail (CIFAR-10's are about 1.5 KB)
@@ -53,35 +49,6 @@ class ImageReadError(UserError):
     def __str__(self) -> str:
         where = f" {self.path}" if self.path else ""
         return f"cannot read image{where}: {self.reason}"
-
-
-def list_images(root: str | Path) -> list[Path]:
-    """Return image files under ``root`` (recursive, sorted, hidden entries skipped)."""
-    root = Path(root)
-    if not root.exists():
-        raise FileNotFoundError(f"image folder does not exist: {root}")
-    if not root.is_dir():
-        raise NotADirectoryError(f"image folder is a file, not a folder: {root}")
-
-    def warn(error: OSError) -> None:
-        log.warning("skipping unreadable folder %s: %s", error.filename, error.strerror)
-
-    found = []
-    for folder, dirs, files in os.walk(root, onerror=warn):
-        dirs[:] = [name for name in dirs if not name.startswith(".")]  # prunes the walk
-        for name in files:
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
-                found.append(Path(folder, name))
-    return sorted(found)
-
-
-def label_for(path: Path, root: Path) -> str | None:
-    """Name of the top-level sub-folder of ``root`` holding ``path``; None if directly in root."""
-    try:
-        parts = Path(path).relative_to(root).parts
-    except ValueError:
-        raise ValueError(f"{path} is not inside {root}") from None
-    return parts[0] if len(parts) > 1 else None
 
 
 def open_image(source: ImageSource, draft_size: int | None = None) -> Image.Image:
@@ -227,40 +194,26 @@ def _deep_to_l(img: Image.Image) -> Image.Image:
     return Image.fromarray(np.rint(scaled).astype(np.uint8))
 
 
-def fit_square(img: Image.Image, size: int, policy: str = "center-crop") -> Image.Image:
-    """Resize to ``size`` x ``size`` (``img`` itself if it already is that size).
-
-    "center-crop" keeps the central square (the whole short side) and scales it;
-    "pad" scales the long side to ``size`` and pads the short side with black.
-    """
-    if policy not in RESIZE_POLICIES:
-        raise ValueError(f"unknown resize policy {policy!r}; use one of {RESIZE_POLICIES}")
+def fit_square(img: Image.Image, size: int) -> Image.Image:
+    """The central square (the whole short side) scaled to ``size`` x ``size`` (``img``
+    itself if it already is that size)."""
     if size < 1:
         raise ValueError(f"size must be positive, got {size}")
     width, height = img.size
     if (width, height) == (size, size):
         return img
-    if policy == "center-crop":
-        side = min(width, height)
-        left, top = (width - side) // 2, (height - side) // 2
-        # crop(), not resize(box=...): the box form's filter reads pixels outside the box,
-        # bleeding the cut-off sides into the edges. reducing_gap speeds up big shrinks.
-        square = img.crop((left, top, left + side, top + side))
-        return square.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=3.0)
-    scale = size / max(width, height)
-    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    resized = img.resize(new_size, Image.Resampling.BILINEAR, reducing_gap=3.0)
-    canvas = Image.new(img.mode, (size, size))  # zero-filled, i.e. black
-    canvas.paste(resized, ((size - new_size[0]) // 2, (size - new_size[1]) // 2))
-    return canvas
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    # crop(), not resize(box=...): the box form's filter reads pixels outside the box,
+    # bleeding the cut-off sides into the edges. reducing_gap speeds up big shrinks.
+    square = img.crop((left, top, left + side, top + side))
+    return square.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=3.0)
 
 
-def load_image(
-    source: ImageSource, size: int, channels: int, policy: str = "center-crop"
-) -> np.ndarray:
+def load_image(source: ImageSource, size: int, channels: int) -> np.ndarray:
     """Read ``source`` as a float32 array of shape (size, size, channels) in [0, 1]."""
     img = open_image(source, draft_size=draft_side(size))
-    return as_model_input(_model_pixels(img, size, channels, policy))
+    return as_model_input(_model_pixels(img, size, channels))
 
 
 def draft_side(size: int) -> int:
@@ -270,8 +223,8 @@ def draft_side(size: int) -> int:
     return max(size, THUMBNAIL_SIDE)
 
 
-def _model_pixels(img: Image.Image, size: int, channels: int, policy: str) -> np.ndarray:
-    square = fit_square(to_mode(img, channels), size, policy)
+def _model_pixels(img: Image.Image, size: int, channels: int) -> np.ndarray:
+    square = fit_square(to_mode(img, channels), size)
     return np.asarray(square, dtype=np.uint8).reshape(size, size, channels)
 
 
@@ -318,7 +271,6 @@ def read_for_index(
     path: Path,
     size: int,
     channels: int,
-    policy: str = "center-crop",
     thumb_side: int = THUMBNAIL_SIDE,
 ) -> IndexedImage:
     """Read ``path`` once and decode it once: model pixels, thumbnail and content hash.
@@ -328,7 +280,7 @@ def read_for_index(
     """
     data = read_file(path)
     img, as_stored = _decode(data, os.fspath(path), draft_side(size))
-    pixels = _model_pixels(img, size, channels, policy)
+    pixels = _model_pixels(img, size, channels)
     own_thumbnail = (
         as_stored
         and img.format == "JPEG"
@@ -346,6 +298,6 @@ def read_with_preview(data: bytes, size: int, channels: int, preview_side: int):
     left it smaller than the preview (a 12-MP photo drafted to 500 px is decoded once)."""
     path, data = _read_source(data)
     img, as_stored = _decode(data, path, draft_side(size))
-    model_input = as_model_input(_model_pixels(img, size, channels, "center-crop"))
+    model_input = as_model_input(_model_pixels(img, size, channels))
     too_small = not as_stored and max(img.size) < preview_side
     return model_input, make_thumbnail(data if too_small else img, preview_side, in_place=True)

@@ -15,7 +15,6 @@ import re
 from latentsearch.encoder.errors import UserError
 
 INDEX_TYPES = ("flat", "hnsw", "ivf", "ivfpq", "auto")
-METRIC_NAMES = ("l2", "cosine")
 DEFAULT_MEMORY_BUDGET = "2G"
 # Up to this many vectors a brute-force scan answers in a few milliseconds: stay exact.
 FLAT_MAX_COUNT = 100_000

@@ -16,7 +16,6 @@ from urllib.parse import quote
 
 from latentsearch.indexer.store.bundle import Manifest, current_index_build
 
-INDEX_ENV = "LATENTSEARCH_INDEX"
 TOKEN_ENV = "LATENTSEARCH_TOKEN"  # when set, the page and the API ask for it
 LOOPBACK = "127.0.0.1"
 STOP_SECONDS = 10  # how long Streamlit gets to stop before it is killed

@@ -76,12 +76,6 @@ def sniff(data: bytes) -> tuple[str, int] | None:
         return None
 
 
-def sniff_format(data: bytes) -> str | None:
-    """The image format the bytes hold; None if not recognised."""
-    found = sniff(data)
-    return None if found is None else found[0]
-
-
 def check_upload(
     data: bytes, limit_mb: int = MAX_UPLOAD_MB, max_pixels: int = MAX_UPLOAD_PIXELS
 ) -> None:

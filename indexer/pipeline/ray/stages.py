@@ -13,14 +13,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from latentsearch.indexer.files.images import (
-    IMAGE_EXTENSIONS,
-    ImageReadError,
-    as_model_input,
-    label_for,
-    list_images,
-    read_for_index,
-)
+from latentsearch.indexer.files.images import ImageReadError, as_model_input, read_for_index
+from latentsearch.indexer.files.listing import IMAGE_EXTENSIONS, label_for, list_images
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,8 @@ import pytest
 from PIL import Image
 
 from latentsearch.indexer.files.images import (
-    IMAGE_EXTENSIONS,
     ImageReadError,
     fit_square,
-    label_for,
-    list_images,
     load_image,
     make_thumbnail,
     open_image,
@@ -21,6 +18,7 @@ from latentsearch.indexer.files.images import (
     shorter_side,
     to_mode,
 )
+from latentsearch.indexer.files.listing import IMAGE_EXTENSIONS, label_for, list_images
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 
@@ -207,20 +205,6 @@ def test_center_crop_keeps_the_centre():
     assert out.size == (32, 32)
     assert out.getpixel((0, 0)) == GREEN
     assert out.getpixel((31, 16)) == GREEN
-
-
-def test_pad_keeps_aspect_with_black_borders():
-    out = fit_square(Image.new("RGB", (200, 100), WHITE), 64, policy="pad")
-    assert out.size == (64, 64)
-    assert out.getpixel((32, 2)) == (0, 0, 0)  # top band padded
-    assert out.getpixel((32, 61)) == (0, 0, 0)
-    assert out.getpixel((32, 32)) == WHITE
-    assert out.getpixel((0, 32)) == WHITE  # the long side fills the width
-
-
-def test_unknown_policy_is_rejected():
-    with pytest.raises(ValueError, match="policy"):
-        fit_square(Image.new("RGB", (4, 4)), 2, policy="stretch")
 
 
 # --- errors ------------------------------------------------------------------------

@@ -33,7 +33,6 @@ from latentsearch.indexer.serve.queries import (
     UploadTooLargeError,
     check_upload,
     find_rows,
-    sniff_format,
 )
 from latentsearch.indexer.serve.search import Hit
 from latentsearch.indexer.store.bundle import current_index_build
@@ -135,8 +134,6 @@ def test_find_rows_matches_part_of_the_name_in_any_case():
 def test_uploads_are_judged_by_size_and_by_content():
     png = io.BytesIO()
     Image.new("RGB", (4, 4)).save(png, format="PNG")
-    assert sniff_format(png.getvalue()) == "PNG"
-    assert sniff_format(b"plain text") is None
     check_upload(png.getvalue())  # accepted whatever the file is called
     with pytest.raises(UploadTooLargeError, match="limit is 1 MB"):
         check_upload(b"\0" * (2**20 + 1), limit_mb=1)

@@ -1,0 +1,42 @@
+"""The image files of a folder, and the label each one's sub-folder gives it."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+)
+
+
+def list_images(root: str | Path) -> list[Path]:
+    """Return image files under ``root`` (recursive, sorted, hidden entries skipped)."""
+    root = Path(root)
+    if not root.exists():
+        raise FileNotFoundError(f"image folder does not exist: {root}")
+    if not root.is_dir():
+        raise NotADirectoryError(f"image folder is a file, not a folder: {root}")
+
+    def warn(error: OSError) -> None:
+        log.warning("skipping unreadable folder %s: %s", error.filename, error.strerror)
+
+    found = []
+    for folder, dirs, files in os.walk(root, onerror=warn):
+        dirs[:] = [name for name in dirs if not name.startswith(".")]  # prunes the walk
+        for name in files:
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+                found.append(Path(folder, name))
+    return sorted(found)
+
+
+def label_for(path: Path, root: Path) -> str | None:
+    """Name of the top-level sub-folder of ``root`` holding ``path``; None if directly in root."""
+    try:
+        parts = Path(path).relative_to(root).parts
+    except ValueError:
+        raise ValueError(f"{path} is not inside {root}") from None
+    return parts[0] if len(parts) > 1 else None
