@@ -83,15 +83,17 @@ def hash_files(paths: Sequence[Path], workers: int = DEFAULT_WORKERS) -> list[st
         return [digest for part in parts for digest in part]
 
 
+def read_or_reason(path: Path, size: int, channels: int) -> IndexedImage | str:
+    """The file read for the index (pixels, thumbnail, hash), or why it could not be: the
+    one read both the local and the Ray build use."""
+    try:
+        return read_for_index(path, size, channels)
+    except ImageReadError as err:
+        return err.reason
+
+
 def _read_slice(paths: Sequence[Path], size: int, channels: int) -> list[IndexedImage | str]:
-    """Each file read for the index, or why it could not be."""
-    results: list[IndexedImage | str] = []
-    for path in paths:
-        try:
-            results.append(read_for_index(path, size, channels))
-        except ImageReadError as err:
-            results.append(err.reason)
-    return results
+    return [read_or_reason(path, size, channels) for path in paths]
 
 
 def _collect(scan: FolderScan, chunk: Sequence[Path], futures: list[Future]) -> ImageBatch:

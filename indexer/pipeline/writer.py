@@ -44,10 +44,17 @@ class IndexWriter:
         """Encode one batch and add it under the next free ids (= its metadata rows)."""
         codes = encode_images(self.model.encoder, batch.images, max(1, len(batch.images)))
         ids = np.arange(self.next_id, self.next_id + len(batch.paths), dtype=np.int64)
-        threshold = self.model.config.binary_threshold
-        add_vectors(self.latent, prepare_vectors(codes, self.metric, threshold), ids)
-        add_vectors(self.raw, batch.images, ids)
         errors = collection_errors(self.model, batch.images, codes, ids, self.error_stride)
+        self.add_encoded(batch, codes, errors)
+
+    def add_encoded(self, batch: ImageBatch, codes: np.ndarray | None, errors: np.ndarray) -> None:
+        """Add a batch encoded elsewhere (a Ray shard) under the next free ids; ``codes``
+        None when the latent index already holds them (merged IVF parts)."""
+        ids = np.arange(self.next_id, self.next_id + len(batch.paths), dtype=np.int64)
+        if codes is not None:
+            vectors = prepare_vectors(codes, self.metric, self.model.config.binary_threshold)
+            add_vectors(self.latent, vectors, ids)
+        add_vectors(self.raw, batch.images, ids)
         self.metadata.append(batch.paths, batch.labels, batch.thumbnails, errors, batch.hashes)
         self.next_id += len(batch.paths)
 

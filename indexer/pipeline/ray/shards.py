@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from latentsearch.encoder.errors import LatentSearchError
-from latentsearch.indexer.files.folders import Skipped
+from latentsearch.indexer.files.folders import ImageBatch, Skipped
 from latentsearch.indexer.indexes.faiss_helpers import add_vectors, prepare_vectors
 from latentsearch.indexer.pipeline.writer import IndexWriter
 
@@ -152,13 +152,6 @@ def join_shards(files: list[Path], writer: IndexWriter, with_latent: bool) -> li
         skipped.extend(shard.skipped)
         if not shard.paths:  # every file of this shard was unreadable
             continue
-        ids = np.arange(writer.next_id, writer.next_id + len(shard.paths), dtype=np.int64)
-        if with_latent:
-            vectors = prepare_vectors(shard.codes, writer.metric, config.binary_threshold)
-            add_vectors(writer.latent, vectors, ids)
-        add_vectors(writer.raw, shard.pixels, ids)
-        writer.metadata.append(
-            shard.paths, shard.labels, shard.thumbnails, shard.errors, shard.hashes
-        )
-        writer.next_id += len(shard.paths)
+        batch = ImageBatch(shard.pixels, shard.paths, shard.labels, shard.thumbnails, shard.hashes)
+        writer.add_encoded(batch, shard.codes if with_latent else None, shard.errors)
     return skipped

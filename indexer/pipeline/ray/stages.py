@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from latentsearch.indexer.files.images import ImageReadError, as_model_input, read_for_index
+from latentsearch.indexer.files.folders import read_or_reason
+from latentsearch.indexer.files.images import as_model_input
 from latentsearch.indexer.files.listing import IMAGE_EXTENSIONS, label_for, list_images
 
 log = logging.getLogger(__name__)
@@ -61,11 +62,10 @@ def list_entry(row: dict[str, str]) -> list[dict[str, str]]:
 
 def _decode_one(path: Path, root: Path, size: int, channels: int) -> dict[str, object]:
     row: dict[str, object] = {"path": str(path), "label": label_for(path, root) or ""}
-    try:
-        image = read_for_index(path, size, channels)
-    except ImageReadError as err:
-        log.warning("skipped %s: %s", path, err.reason)
-        return {**row, "sha256": "", "reason": err.reason, "pixels": b"", "thumbnail": b""}
+    image = read_or_reason(path, size, channels)
+    if isinstance(image, str):
+        log.warning("skipped %s: %s", path, image)
+        return {**row, "sha256": "", "reason": image, "pixels": b"", "thumbnail": b""}
     decoded = {"pixels": image.pixels.tobytes(), "thumbnail": image.thumbnail}
     return {**row, "sha256": image.sha256, "reason": "", **decoded}
 
