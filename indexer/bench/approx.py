@@ -10,14 +10,14 @@ import time
 
 import numpy as np
 
-from latentsearch.indexer.bench.speed import faiss_threads, index_bytes
+from latentsearch.indexer.bench.speed import index_bytes
 from latentsearch.indexer.indexes.choice import (
     DEFAULT_MEMORY_BUDGET,
     index_key_for,
     parse_memory_budget,
 )
 from latentsearch.indexer.indexes.factory import filled_index
-from latentsearch.indexer.indexes.faiss_helpers import as_float32, search
+from latentsearch.indexer.indexes.faiss_helpers import as_float32, faiss_threads, search
 
 APPROX_DEFINITION = {
     "recall@k vs exact": (

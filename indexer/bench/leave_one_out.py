@@ -8,7 +8,7 @@ import faiss
 import numpy as np
 
 from latentsearch.encoder.errors import UserError
-from latentsearch.indexer.indexes.faiss_helpers import search
+from latentsearch.indexer.indexes.faiss_helpers import search, stored_vectors
 from latentsearch.indexer.store.bundle import IndexBundle
 
 
@@ -24,13 +24,9 @@ class PrecisionReport:
     raw: float
 
 
-def _stored_vectors(index: faiss.Index, ids: np.ndarray) -> np.ndarray:
-    return np.stack([index.reconstruct(int(i)) for i in ids])
-
-
 def precision_at_k(index: faiss.Index, labels: np.ndarray, query_ids: np.ndarray, k: int) -> float:
     """Mean fraction of the top ``k`` neighbours (the query itself excluded) sharing its label."""
-    _, found = search(index, _stored_vectors(index, query_ids), k + 1)
+    _, found = search(index, stored_vectors(index, query_ids), k + 1)
     hits = []
     for query, row in zip(query_ids, found, strict=True):
         neighbours = [i for i in row if i != query and i >= 0][:k]

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import faiss
 import numpy as np
 
-from latentsearch.indexer.indexes.faiss_helpers import add_vectors, new_flat_index, search
+from latentsearch.indexer.indexes.faiss_helpers import (
+    add_vectors,
+    faiss_threads,
+    new_flat_index,
+    search,
+)
 
 Embed = Callable[[np.ndarray], np.ndarray]  # raw-pixel rows (n, D) -> vectors (n, dim)
 
@@ -75,17 +79,6 @@ def index_bytes(index: faiss.Index) -> int:
     faiss.write_index(index, writer)
     del writer  # flushes its last buffered chunk into ``count``
     return size
-
-
-@contextmanager
-def faiss_threads(count: int) -> Iterator[None]:
-    """Run FAISS on ``count`` OpenMP threads inside the block."""
-    previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(count)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(previous)
 
 
 def single_query_times(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import faiss
@@ -199,3 +201,15 @@ def read_index(path: Path) -> faiss.Index:
         except RuntimeError:
             pass
         raise IndexFileError(f"cannot read index file {path}: {err}") from err
+
+
+@contextmanager
+def faiss_threads(count: int) -> Iterator[None]:
+    """Run FAISS on ``count`` OpenMP threads inside the block; the setting is the calling
+    thread's alone, and restored after."""
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(count)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)

@@ -18,9 +18,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from latentsearch.encoder.devices import for_indexing
-from latentsearch.encoder.training import ENCODER_FILE, TrainedModel, load_model, model_files
+from latentsearch.encoder.training import TrainedModel, load_model, model_files
 from latentsearch.indexer.files.corpus import resolve_data
-from latentsearch.indexer.files.folders import FolderScan, file_sha256, hash_files, read_batches
+from latentsearch.indexer.files.folders import FolderScan, hash_files, read_batches
 from latentsearch.indexer.indexes.choice import index_type_of
 from latentsearch.indexer.indexes.faiss_helpers import read_index, remove_ids
 from latentsearch.indexer.pipeline.build import BuildSettings, NothingToIndexError, build_index
@@ -33,6 +33,7 @@ from latentsearch.indexer.store.bundle import (
     IndexLoadError,
     Manifest,
     current_index_build,
+    encoder_sha256,
     verify_build,
 )
 from latentsearch.indexer.store.disk import staged_build
@@ -107,7 +108,7 @@ def update_index(
     """
     started = time.perf_counter()
     folder = resolve_data(data)
-    model_hash = file_sha256(model_files(model_dir) / ENCODER_FILE)  # no model load yet
+    model_hash = encoder_sha256(model_files(model_dir))  # no model load yet
     try:
         previous = current_index_build(out_dir)
         reason = rebuild_reason(previous, model_hash, settings)

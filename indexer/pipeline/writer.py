@@ -11,8 +11,8 @@ import faiss
 import numpy as np
 
 from latentsearch.encoder.inference import encode_images
-from latentsearch.encoder.training import ENCODER_FILE, TrainedModel
-from latentsearch.indexer.files.folders import FolderScan, ImageBatch, file_sha256
+from latentsearch.encoder.training import TrainedModel
+from latentsearch.indexer.files.folders import FolderScan, ImageBatch
 from latentsearch.indexer.indexes.faiss_helpers import add_vectors, prepare_vectors, write_index
 from latentsearch.indexer.serve.outliers import MIN_ERROR_STRIDE, collection_errors
 from latentsearch.indexer.store.bundle import (
@@ -21,6 +21,7 @@ from latentsearch.indexer.store.bundle import (
     RAW_FILE,
     Manifest,
     copy_model,
+    encoder_sha256,
 )
 from latentsearch.indexer.store.checksums import tree_checksums
 from latentsearch.indexer.store.metadata import MetadataWriter
@@ -59,11 +60,6 @@ class IndexWriter:
         self.next_id += len(batch.paths)
 
 
-def model_sha256(model: TrainedModel) -> str:
-    """What identifies the model an index was built with (its saved encoder)."""
-    return file_sha256(model.path / ENCODER_FILE)
-
-
 @dataclass(frozen=True)
 class BuildRecord:
     """What the manifest says about a build besides the model and the indexes."""
@@ -87,7 +83,7 @@ def finish_build(
         data_root=str(record.folder.resolve()),
         model_source=str(Path(record.model_dir).resolve()),
         model_config=asdict(config),
-        model_sha256=model_sha256(writer.model),
+        model_sha256=encoder_sha256(writer.model.path),
         latent_dim=config.latent_dim,
         raw_dim=config.raw_dim,
         count=int(writer.latent.ntotal),

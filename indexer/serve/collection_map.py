@@ -8,6 +8,7 @@ import faiss
 import numpy as np
 
 from latentsearch.encoder.errors import UserError
+from latentsearch.indexer.indexes.faiss_helpers import stored_vectors
 
 MAP_SAMPLE = 2000
 
@@ -43,7 +44,7 @@ def stored_codes(index: faiss.Index, rows: np.ndarray) -> np.ndarray:
     """The vectors an index holds for ``rows`` as floats (binary codes as 0/1 bits); works
     for Flat indexes and any with a map."""
     try:
-        stored = np.stack([index.reconstruct(int(row)) for row in rows])
+        stored = stored_vectors(index, rows)
     except RuntimeError as err:  # faiss: "reconstruct not implemented" / no direct map
         raise NoMapError(f"this index cannot return its stored codes ({err})") from err
     return as_map_vectors(stored)

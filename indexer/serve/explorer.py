@@ -8,19 +8,16 @@ back from the stored raw-pixel vector rather than from a file that may have move
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from latentsearch.encoder.config import TrainConfig
 from latentsearch.encoder.inference import encode_images
 from latentsearch.encoder.training import load_train_config
-from latentsearch.indexer.indexes.faiss_helpers import prepare_vectors
+from latentsearch.indexer.indexes.faiss_helpers import faiss_threads, prepare_vectors
 from latentsearch.indexer.serve.collection_map import (
     CollectionMap,
     NoMapError,
@@ -73,18 +70,6 @@ def leave_out(hits: list[Hit], row: int, k: int) -> list[Hit]:
     return [replace(hit, rank=rank) for rank, hit in enumerate(kept, start=1)]
 
 
-@contextmanager
-def one_openmp_thread() -> Iterator[None]:
-    """One query is one pass over a flat index: more OpenMP threads only add barrier waits
-    (3x slower on a busy 2-core machine). The setting is the calling thread's alone."""
-    previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(previous)
-
-
 FIT_SAMPLE = 200  # collection images whose pixels judge how well the model fits
 
 
@@ -133,11 +118,14 @@ class Explorer:
         return find_rows(self.names, text, limit)
 
     def search(self, query: QueryImage, k: int) -> SearchResult:
-        """Both searches; a collection image's own row is left out of its results."""
+        """Both searches; a collection image's own row is left out of its results.
+
+        One query is one pass over a flat index: more OpenMP threads only add barrier waits
+        (3x slower on a busy 2-core machine), so it runs on one."""
         if query.row is None:
-            with one_openmp_thread():
+            with faiss_threads(1):
                 return self.searcher.search_array(query.image, k)
-        with one_openmp_thread():
+        with faiss_threads(1):
             found = self.searcher.search_array(query.image, k + 1)
         return replace(
             found,

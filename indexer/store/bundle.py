@@ -164,6 +164,11 @@ def verify_build(folder: Path, manifest: Manifest) -> None:
         ) from err
 
 
+def encoder_sha256(model_dir: Path) -> str:
+    """What identifies the model an index was built with: its saved encoder's sha256."""
+    return file_sha256(Path(model_dir) / ENCODER_FILE)
+
+
 def copy_model(model: TrainedModel, folder: Path) -> None:
     """Keep the model beside the index, so the index directory is self-contained.
 
@@ -228,7 +233,7 @@ class IndexBundle:
         }
         if len(set(sizes.values())) != 1:
             raise IndexLoadError(f"{self.path} is inconsistent: row counts differ {sizes}")
-        model_hash = file_sha256(self.model.path / ENCODER_FILE)
+        model_hash = encoder_sha256(self.model.path)
         if model_hash != self.manifest.model_sha256:
             raise IndexLoadError(
                 f"{self.path}: the model in it is not the one the index was built with "

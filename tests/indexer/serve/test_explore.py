@@ -13,13 +13,14 @@ import pytest
 from PIL import Image
 
 from latentsearch.indexer.files.images import ImageReadError, load_image
+from latentsearch.indexer.indexes.faiss_helpers import faiss_threads
 from latentsearch.indexer.serve.collection_map import (
     NoMapError,
     collection_map,
     principal_axes,
     sample_rows,
 )
-from latentsearch.indexer.serve.explorer import Explorer, leave_out, one_openmp_thread, precision
+from latentsearch.indexer.serve.explorer import Explorer, leave_out, precision
 from latentsearch.indexer.serve.outliers import (
     ERROR_SAMPLES,
     MIN_ERROR_STRIDE,
@@ -181,7 +182,7 @@ def test_an_index_that_cannot_return_its_codes_has_no_map():
 
 def test_a_page_search_runs_on_one_openmp_thread_and_restores_the_setting():
     before = faiss.omp_get_max_threads()
-    with one_openmp_thread():
+    with faiss_threads(1):
         assert faiss.omp_get_max_threads() == 1
     assert faiss.omp_get_max_threads() == before
 
