@@ -2,8 +2,8 @@
 
 Encoding: the default model, built by the product's builders (untrained: throughput does
 not depend on the weights), run by ``inference.encode_images`` under each Keras dtype
-policy (``precision.with_policy``). Indexing: ``latentsearch index`` in its own process
-against ``reading.read_batches`` alone (the same decode, thumbnail and hash). Search: the
+policy (``devices.with_policy``). Indexing: ``latentsearch index`` in its own process
+against ``folders.read_batches`` alone (the same decode, thumbnail and hash). Search: the
 product's exact FAISS index against the backend's matmul + ``keras.ops.top_k``.
 """
 

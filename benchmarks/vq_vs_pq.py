@@ -8,7 +8,7 @@ from the query folder, the database is the data folder, as ``latentsearch bench`
 bytes each image takes in the index, PSNR of reconstructions of the query photos, and for
 the vqvae the codebook usage (perplexity) over the database. Methods:
 
-- ``vq grid, L2``: the ``latentsearch index`` of a vqvae (``codebook_index``): its indices.
+- ``vq grid, L2``: the ``latentsearch index`` of a vqvae (``indexes.codebook``): its indices.
 - ``vq grid, cosine``: the same quantised grids, flattened, unit length, exact.
 - ``vq histogram``: how often each codebook entry occurs in the grid (bag of codes,
   tf-idf weighted), cosine, exact.

@@ -43,6 +43,7 @@ from latentsearch.indexer.bench.metrics import DEFINITIONS
 from latentsearch.indexer.bench.report import REPORT_FORMAT, foreign_files, write_report
 from latentsearch.indexer.bench.scoring import Quality, evaluate
 from latentsearch.indexer.bench.speed import SPEED_DEFINITIONS, measure_speed
+from latentsearch.indexer.indexes.faiss_helpers import DEFAULT_METRIC
 from latentsearch.indexer.store.bundle import library_versions
 
 __all__ = ["BenchConfig", "bench_folder", "model_names", "pick_examples", "run_benchmark"]
@@ -59,7 +60,7 @@ def pick_examples(query_labels: np.ndarray, count: int, seed: int) -> list[int]:
     return order[:count]
 
 
-def methods(inputs: BenchInputs, metric: str = "cosine") -> Iterator[Method]:
+def methods(inputs: BenchInputs, metric: str = DEFAULT_METRIC) -> Iterator[Method]:
     """Each model's codes, raw pixels, then PCA at each code size: one at a time, to save memory."""
     database, queries = inputs.database, inputs.queries
     for name, model in inputs.models:

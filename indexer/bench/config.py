@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from latentsearch.indexer.bench.data import BenchmarkError
 from latentsearch.indexer.files.folders import DEFAULT_WORKERS
 from latentsearch.indexer.indexes.choice import INDEX_TYPES
+from latentsearch.indexer.indexes.faiss_helpers import DEFAULT_METRIC
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class BenchConfig:
     index_type: str = "flat"  # another type adds its recall@k against exact search
     # l2 or cosine, for every method alike (binary codes: Hamming); cosine by default, as
     # ``latentsearch index`` builds, so the bench measures what users search
-    metric: str = "cosine"
+    metric: str = DEFAULT_METRIC
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", tuple(str(m) for m in self.models))

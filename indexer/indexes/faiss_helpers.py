@@ -15,6 +15,9 @@ from latentsearch.indexer.store.disk import strerror_errno
 
 # Cosine similarity is inner product on unit-length vectors (normalised on add and query).
 METRICS = {"l2": faiss.METRIC_L2, "cosine": faiss.METRIC_INNER_PRODUCT}
+# What `index` builds and `bench` measures unless told otherwise: cosine ranks better than L2
+# for every variant but the sparse one (docs/family.md).
+DEFAULT_METRIC = "cosine"
 # Binary codes (semantic hashing) are packed bits in a FAISS binary index, compared by
 # Hamming distance; their only index type is an exact scan.
 HAMMING = "hamming"

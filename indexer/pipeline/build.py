@@ -28,6 +28,7 @@ from latentsearch.indexer.indexes.codebook import new_codebook_index
 from latentsearch.indexer.indexes.factory import empty_index, train_index
 from latentsearch.indexer.indexes.faiss_helpers import (
     BINARY_KEY,
+    DEFAULT_METRIC,
     HAMMING,
     new_pixel_index,
     prepare_vectors,
@@ -39,8 +40,6 @@ from latentsearch.indexer.store.disk import staged_build
 from latentsearch.indexer.store.metadata import MetadataWriter
 
 log = logging.getLogger(__name__)
-# Cosine ranks better than L2 for every variant but the sparse one (docs/family.md).
-DEFAULT_METRIC = "cosine"
 
 
 class NothingToIndexError(UserError, RuntimeError):
@@ -49,10 +48,10 @@ class NothingToIndexError(UserError, RuntimeError):
 
 @dataclass(frozen=True)
 class BuildSettings:
-    batch_size: int | None = None  # None: by device (encoder.precision.choose_inference)
+    batch_size: int | None = None  # None: by device (encoder.devices.choose_inference)
     workers: int = DEFAULT_WORKERS
     index_type: str = "auto"  # flat | hnsw | ivf | ivfpq | auto (see index_choice)
-    metric: str | None = None  # l2 | cosine, latent index; None: l2, or as before for --update
+    metric: str | None = None  # l2 | cosine, latent index; None: cosine, or as before for --update
     memory_budget: int = parse_memory_budget(DEFAULT_MEMORY_BUDGET)  # bytes, for auto/ivfpq
     seed: int = 0  # picks the training sample of IVF indexes
 
@@ -118,7 +117,7 @@ def new_latent_index(
 
 def latent_metric(model: TrainedModel, settings: BuildSettings) -> str:
     """Hamming for a binary-code model (whatever else was asked), L2 for a vqvae (its grid of
-    codebook indices, see ``codebook_index``), else as asked or cosine."""
+    codebook indices, see ``indexes.codebook``), else as asked or cosine."""
     if model.config.variant == "vqvae":
         return _codebook_metric(settings)
     if model.config.binary_bits:

@@ -1,7 +1,7 @@
 """Embedding shards (Parquet files the Ray engine writes) joined into one index build.
 
 A shard holds, row-aligned, each file's path, label, hash, thumbnail, model-input pixels
-and latent code (see ``ray_stages.SHARD``); an unreadable file is a row with a ``reason``.
+and latent code (see ``stages.SHARD``); an unreadable file is a row with a ``reason``.
 Shards are read one at a time, so the process joining them never holds every image.
 Ids are given in shard order, readable rows only, as the local build gives them.
 """

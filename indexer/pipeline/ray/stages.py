@@ -1,6 +1,6 @@
 """The work Ray runs for ``index --engine ray``: list, decode, encode, one batch at a time.
 
-Kept apart from the driver (``ray_engine``) and free of TensorFlow at import time: every
+Kept apart from the driver (``engine``) and free of TensorFlow at import time: every
 Ray worker imports this module, and only the encoder actors need a model.
 """
 
