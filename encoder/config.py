@@ -185,7 +185,7 @@ def save_json(config: Any, path: Path) -> None:
 
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     """Build ``cls`` from a dict, ignoring keys it does not know (newer files)."""
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]  # T: a dataclass
     return cls(**{k: v for k, v in data.items() if k in names})
 
 

@@ -209,7 +209,7 @@ def read_pixels(
         pixels[len(paths) : len(paths) + len(batch.paths)] = batch.images.reshape(
             len(batch.paths), -1
         )
-        labels.extend(batch.labels)
+        labels.extend(label or "" for label in batch.labels)  # labelled files only
         paths.extend(batch.paths)
     if not paths:
         raise BenchmarkError(f"none of the {len(scan.paths)} files under {scan.root} is readable")

@@ -159,7 +159,7 @@ def _serve_page(index_dirs, args: argparse.Namespace) -> int:
 
 def run_api(args: argparse.Namespace) -> int:
     server = make_server(args.index, args.host, args.port, args.token)
-    host, port = server.server_address[:2]
+    host, port = str(server.server_address[0]), server.server_address[1]
     print(f"serving searches on http://{host}:{port}/search  (Ctrl+C stops)", flush=True)
     serve_until_interrupted(server)
     return 0

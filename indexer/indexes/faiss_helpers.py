@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -145,7 +145,7 @@ def stored_vectors(index: faiss.Index, ids: np.ndarray) -> np.ndarray:
     )
 
 
-def remove_ids(index: faiss.Index, ids: np.ndarray) -> faiss.Index:
+def remove_ids(index: faiss.Index, ids: np.ndarray | Sequence[int]) -> faiss.Index:
     """``index`` without ``ids``; HNSW cannot remove, so its graph is rebuilt from the rest."""
     ids = np.ascontiguousarray(ids, dtype=np.int64)
     if len(ids) == 0:

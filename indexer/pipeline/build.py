@@ -55,6 +55,22 @@ class BuildSettings:
     memory_budget: int = parse_memory_budget(DEFAULT_MEMORY_BUDGET)  # bytes, for auto/ivfpq
     seed: int = 0  # picks the training sample of IVF indexes
 
+    @property
+    def chosen_metric(self) -> str:
+        """``metric`` once the build has chosen it (``latent_metric``)."""
+        return _chosen(self.metric, "metric")
+
+    @property
+    def chosen_batch_size(self) -> int:
+        """``batch_size`` once the build has chosen it (``for_indexing``)."""
+        return _chosen(self.batch_size, "batch_size")
+
+
+def _chosen(value, name: str):
+    if value is None:  # a bug: the build resolves its settings before it uses them
+        raise ValueError(f"the build's {name} is used before it was chosen")
+    return value
+
 
 def nothing_readable(root: Path, listed: int, skipped: list) -> NothingToIndexError:
     """The error for a folder of ``listed`` image files, all of them ``skipped``."""
@@ -80,7 +96,7 @@ def training_codes(
         sample,
         config.image_size,
         config.channels,
-        settings.batch_size,
+        settings.chosen_batch_size,
         settings.workers,
         description="training sample",
     )
@@ -100,7 +116,7 @@ def empty_latent_index(
     if settings.metric == HAMMING:
         return BINARY_KEY, empty_index(BINARY_KEY, dim, HAMMING)
     key = index_key_for(settings.index_type, count, dim, settings.memory_budget)
-    return key, empty_index(key, dim, settings.metric)
+    return key, empty_index(key, dim, settings.chosen_metric)
 
 
 def new_latent_index(
@@ -110,7 +126,9 @@ def new_latent_index(
     key, index = empty_latent_index(len(scan.paths), model, settings)
     sample_size = training_size(key, len(scan.paths))
     if sample_size:
-        codes = prepare_vectors(training_codes(scan, model, sample_size, settings), settings.metric)
+        codes = prepare_vectors(
+            training_codes(scan, model, sample_size, settings), settings.chosen_metric
+        )
         train_index(index, key, codes)
     return key, index
 
@@ -164,12 +182,12 @@ def build_index(
     with staged_build(out_dir) as staging:
         with MetadataWriter(staging / METADATA_FILE) as metadata:
             stride = error_stride(len(scan.paths))
-            writer = IndexWriter(model, latent, raw, metadata, settings.metric, 0, stride)
+            writer = IndexWriter(model, latent, raw, metadata, settings.chosen_metric, 0, stride)
             batches = read_batches(
                 scan,
                 config.image_size,
                 config.channels,
-                settings.batch_size,
+                settings.chosen_batch_size,
                 settings.workers,
                 description="indexing",
             )

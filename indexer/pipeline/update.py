@@ -134,7 +134,8 @@ def _load_plan(previous: Path, scan: FolderScan, settings: BuildSettings) -> Upd
     metadata = Metadata.open(previous / METADATA_FILE)
     try:
         hashes = hash_files(scan.paths, settings.workers)
-        return plan_update(metadata.paths, metadata.hashes, [str(p) for p in scan.paths], hashes)
+        known = metadata.hashes or []  # rebuild_reason sent builds without hashes to a full build
+        return plan_update(metadata.paths, known, [str(p) for p in scan.paths], hashes)
     finally:
         metadata.close()
 
@@ -171,7 +172,7 @@ def _apply_update(
                 fresh,
                 config.image_size,
                 config.channels,
-                settings.batch_size,
+                settings.chosen_batch_size,
                 settings.workers,
                 description="updating",
             ):

@@ -82,6 +82,7 @@ def read_body(stream, length: int, seconds: float) -> bytes:
 class SearchHandler(BaseHTTPRequestHandler):
     """One request; ``server.explorer`` answers it (searches may run in parallel)."""
 
+    server: SearchServer  # the server that made this handler (socketserver sets it)
     protocol_version = "HTTP/1.1"  # keep-alive: a client reuses its connection
     timeout = 30  # seconds; a client that stops sending mid-request is dropped
     # Headers and body go out in two writes; with Nagle's algorithm the second waits for

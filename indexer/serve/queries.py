@@ -59,7 +59,7 @@ class QueryImage:
     label: str | None = None
 
 
-def sniff(data: bytes) -> tuple[str, int] | None:
+def sniff(data: bytes) -> tuple[str | None, int] | None:
     """Format and pixel count the bytes' header gives, whatever the file is called.
 
     None if not recognised: ``load_image`` then says why. Only the header is read;

@@ -40,7 +40,7 @@ def disk_full_error(err: OSError) -> DiskFullError:
     where = err.filename2 or err.filename  # a copy names its source first
     detail = f"{err.strerror}: {where}" if where else err.strerror
     error = DiskFullError(
-        f"cannot write the new index: {DISK_FULL[err.errno]} ({detail}); "
+        f"cannot write the new index: {DISK_FULL.get(err.errno or 0, 'no space left')} ({detail}); "
         "the previous index is untouched"
     )
     error.errno = err.errno  # the message stays one line, without "[Errno N]"
@@ -111,7 +111,7 @@ class GuardedFile:
         return self._raw.tell() if size is None else size
 
     def readinto(self, buffer: memoryview) -> int:
-        return self._raw.readinto(buffer) or 0
+        return self._raw.readinto(buffer) or 0  # type: ignore[attr-defined]  # a raw file
 
     def read(self, size: int = -1) -> bytes:
         return self._raw.read(size) or b""

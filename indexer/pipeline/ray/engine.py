@@ -144,7 +144,9 @@ def _latent_index(ray, files, counts, listed: int, model: TrainedModel, build: B
     sample = min(training_size(key, listed), sum(counts))
     if not sample:
         return key, index, False
-    codes = prepare_vectors(shards.sample_codes(files, counts, sample, build.seed), build.metric)
+    codes = prepare_vectors(
+        shards.sample_codes(files, counts, sample, build.seed), build.chosen_metric
+    )
     train_index(index, key, codes)
     template = ray.put(shards.ivf_template(index))
     part = ray.remote(shards.ivf_part)
@@ -184,7 +186,7 @@ def build_index_ray(
         key, latent, filled = _latent_index(ray, files, counts, listed, model, settings)
         raw = new_pixel_index(model.config.raw_dim)
         with MetadataWriter(staging / METADATA_FILE) as metadata:
-            writer = IndexWriter(model, latent, raw, metadata, settings.metric)
+            writer = IndexWriter(model, latent, raw, metadata, settings.chosen_metric)
             skipped = shards.join_shards(files, writer, with_latent=not filled)
         scan = FolderScan(folder, [], skipped)
         if writer.next_id == 0:
