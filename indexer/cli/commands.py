@@ -77,7 +77,7 @@ def run_train(args: argparse.Namespace) -> int:
         sparsity=args.sparsity,
         l1_weight=args.l1_weight,
         kl_weight=args.kl_weight,
-        sparsity_target=args.rho,
+        sparsity_target=args.sparsity_target,
         contractive_weight=args.contractive_weight,
         beta=args.beta,
         commitment=args.commitment,

@@ -9,13 +9,23 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from latentsearch.encoder.config import (
+    CORRUPTIONS,
+    DECODERS,
+    SEARCH_CODES,
+    SPARSITY_PENALTIES,
+    VARIANTS,
+    LossConfig,
+    ModelConfig,
+    TrainConfig,
+)
+
 # TensorFlow's C++ start-up chatter drowns the CLI's own output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 log = logging.getLogger("latentsearch")
-# Kept in step with latentsearch.encoder.config (VARIANTS, CORRUPTIONS): too heavy to import here.
-VARIANTS = ["undercomplete", "denoising", "sparse", "contractive", "vae", "tied", "vqvae", "cvae"]
-CORRUPTIONS = ["gaussian", "cutout", "both", "patches"]
+# the defaults every training flag shows and passes on (the configs load no Keras)
+MODEL, TRAIN, LOSS = ModelConfig(), TrainConfig(), LossConfig()
 TRUST_ENV = "LATENTSEARCH_TRUST_UNVERIFIED"  # as latentsearch.indexer.store.bundle.TRUST_ENV
 
 
@@ -31,8 +41,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train an autoencoder on a folder of images")
     p.add_argument("--data", required=True, help="image folder, or 'builtin' (MNIST 5k)")
     p.add_argument("--out", required=True, type=Path, help="model directory to write")
-    p.add_argument("--decoder", choices=["transpose", "bilinear"], default="bilinear")
-    p.add_argument("--latent-dim", type=_positive_int, default=128)
+    p.add_argument("--decoder", choices=DECODERS, default=MODEL.decoder)
+    p.add_argument("--latent-dim", type=_positive_int, default=MODEL.latent_dim)
     p.add_argument("--epochs", type=_positive_int, help="default: auto, about 800 optimiser steps")
     p.add_argument(
         "--image-size", type=_positive_int, help="default: auto, 64 for photos of 64 px up, else 32"
@@ -44,13 +54,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--batch-size", type=_positive_int, help="default: auto, 32-128 by collection size"
     )
-    p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--validation-split", type=float, default=0.1)
-    p.add_argument("--seed", type=int, default=0, help="makes a run repeatable")
+    p.add_argument("--learning-rate", type=float, default=TRAIN.learning_rate)
+    p.add_argument("--validation-split", type=float, default=TRAIN.validation_split)
+    p.add_argument("--seed", type=int, default=TRAIN.seed, help="makes a run repeatable")
     p.add_argument(
         "--search-code",
-        choices=["auto", "bottleneck", "features"],
-        default="auto",
+        choices=SEARCH_CODES,
+        default=TRAIN.search_code,
         help="what search uses: the bottleneck, or a PCA of the features feeding it "
         "(auto: chosen from the variant and the collection, docs/quality.md)",
     )
@@ -75,24 +85,33 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 def _add_variant_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("variant", "which autoencoder, and the weights of its loss terms")
-    g.add_argument("--variant", choices=VARIANTS, default="undercomplete")
-    g.add_argument("--binary-bits", type=int, default=0, help="16/32/64: a binary hash code")
-    g.add_argument("--noise-std", type=float, default=0.1, help="denoising: Gaussian noise")
-    g.add_argument("--corruption", choices=CORRUPTIONS, default="gaussian")
-    g.add_argument("--mask-ratio", type=float, default=0.5, help="patches: share masked")
-    g.add_argument("--sparsity", choices=["l1", "kl"], default="l1")
-    g.add_argument("--l1-weight", type=float, default=1e-3)
-    g.add_argument("--kl-weight", type=float, default=1e-2)
-    g.add_argument("--rho", type=float, default=0.05, help="sparse kl: target mean activation")
-    g.add_argument("--contractive-weight", type=float, default=1e-4)
-    g.add_argument("--beta", type=float, default=1.0, help="vae, cvae: weight of the KL term")
+    g.add_argument("--variant", choices=VARIANTS, default=MODEL.variant)
+    g.add_argument(
+        "--binary-bits", type=int, default=MODEL.binary_bits, help="16/32/64: a binary hash code"
+    )
+    g.add_argument("--noise-std", type=float, default=LOSS.noise_std, help="denoising: noise")
+    g.add_argument("--corruption", choices=CORRUPTIONS, default=LOSS.corruption)
+    g.add_argument("--mask-ratio", type=float, default=LOSS.mask_ratio, help="patches: masked")
+    g.add_argument("--sparsity", choices=SPARSITY_PENALTIES, default=LOSS.sparsity)
+    g.add_argument("--l1-weight", type=float, default=LOSS.l1_weight)
+    g.add_argument("--kl-weight", type=float, default=LOSS.kl_weight)
+    g.add_argument(
+        "--sparsity-target",
+        "--rho",
+        type=float,
+        default=LOSS.sparsity_target,
+        help="sparse kl: target mean activation (rho)",
+    )
+    g.add_argument("--contractive-weight", type=float, default=LOSS.contractive_weight)
+    g.add_argument("--beta", type=float, default=LOSS.beta, help="vae, cvae: weight of the KL")
+    # the model config leaves the codebook at 0 (no vqvae); these are the vqvae's defaults
     g.add_argument("--codebook-size", type=int, default=512, help="vqvae: codebook entries K")
     g.add_argument(
         "--codebook-dim", type=int, default=16, help="vqvae: length of each codebook vector"
     )
-    g.add_argument("--commitment", type=float, default=0.25, help="vqvae: commitment weight")
+    g.add_argument("--commitment", type=float, default=LOSS.commitment, help="vqvae: commitment")
     g.add_argument(
-        "--label-dropout", type=float, default=0.2, help="cvae: share trained with no label"
+        "--label-dropout", type=float, default=LOSS.label_dropout, help="cvae: share unlabelled"
     )
 
 

@@ -19,8 +19,6 @@ from latentsearch.encoder.layers import (
 )
 from latentsearch.encoder.sampling import NotGenerativeError, image_grid, write_sample_grid
 from latentsearch.encoder.training import load_model, save_model, train_autoencoder
-from latentsearch.indexer.cli.parser import CORRUPTIONS as CLI_CORRUPTIONS
-from latentsearch.indexer.cli.parser import VARIANTS as CLI_VARIANTS
 
 TINY = dict(image_size=16, channels=3, latent_dim=8, filters=(8, 16))
 CASES = {
@@ -42,13 +40,6 @@ CASES = {
 @pytest.fixture(scope="module")
 def images() -> np.ndarray:
     return np.random.default_rng(0).random((24, 16, 16, 3), dtype=np.float32)
-
-
-def test_cli_lists_every_variant():
-    from latentsearch.encoder.config import CORRUPTIONS, VARIANTS
-
-    assert CLI_VARIANTS == list(VARIANTS)
-    assert CLI_CORRUPTIONS == list(CORRUPTIONS)
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -234,3 +234,30 @@ def test_index_and_search_run_on_jax_without_tensorflow_and_the_page_libraries(
     assert (
         manifest["versions"]["keras_backend"] == "jax" and "tensorflow" not in manifest["versions"]
     )
+
+
+def test_train_flags_default_to_the_configs_and_name_their_fields():
+    """The parser reads choices and defaults from the config dataclasses: nothing restated."""
+    from latentsearch.encoder.config import VARIANTS, LossConfig, ModelConfig, TrainConfig
+    from latentsearch.indexer.cli.parser import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["train", "--data", "d", "--out", "m"])
+    model, train, loss = ModelConfig(), TrainConfig(), LossConfig()
+    assert (args.latent_dim, args.decoder, args.variant) == (
+        model.latent_dim,
+        model.decoder,
+        model.variant,
+    )
+    assert (args.learning_rate, args.validation_split, args.search_code) == (
+        train.learning_rate,
+        train.validation_split,
+        train.search_code,
+    )
+    for field in ("noise_std", "corruption", "sparsity", "sparsity_target", "beta", "commitment"):
+        assert getattr(args, field) == getattr(loss, field), field
+    for variant in VARIANTS:
+        assert parser.parse_args(["train", "--data", "d", "--out", "m", "--variant", variant])
+    # the old flag name still works
+    old = parser.parse_args(["train", "--data", "d", "--out", "m", "--rho", "0.2"])
+    assert old.sparsity_target == 0.2
