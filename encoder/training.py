@@ -22,7 +22,7 @@ from latentsearch.encoder.config import (
 )
 from latentsearch.encoder.errors import UserError
 from latentsearch.encoder.quantiser import CodebookMonitor
-from latentsearch.encoder.search_code import PROJECTED_DECODER_START
+from latentsearch.encoder.search_code import PROJECTED_DECODER_START, search_parts
 from latentsearch.encoder.variants import build_autoencoder
 from latentsearch.encoder.versioned_dir import NoBuildError, current_build, new_build
 
@@ -62,6 +62,50 @@ def check_images(images: np.ndarray, config: ModelConfig) -> None:
         raise ValueError("need at least 2 images to train")
 
 
+@dataclass(frozen=True)
+class FitResult:
+    """A trained autoencoder with the encoder and decoder to save for search."""
+
+    autoencoder: keras.Model
+    parts: tuple[keras.Model, keras.Model]  # bottleneck or projected search code
+    train_config: TrainConfig  # every auto setting filled in, with its reason
+    history: dict[str, list[float]]
+
+
+def fit(
+    images: np.ndarray,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    loss_config: LossConfig = LossConfig(),
+    labels: np.ndarray | None = None,
+) -> FitResult:
+    """What ``latentsearch train`` does to the images: the schedule chosen from their
+    number, the fit, then the search code chosen from the trained model
+    (``search_code.search_parts``). Save it with ``save_fit``."""
+    train_config = resolve_training(train_config, len(images))
+    model, history = train_autoencoder(images, model_config, train_config, loss_config, labels)
+    parts, train_config = search_parts(model, model_config, train_config, images)
+    return FitResult(model, parts, train_config, history)
+
+
+def save_fit(
+    result: FitResult,
+    model_config: ModelConfig,
+    out_dir: str | Path,
+    loss_config: LossConfig = LossConfig(),
+) -> Path:
+    """Save a ``fit`` as ``latentsearch train`` does: its search code, configs and history."""
+    return save_model(
+        result.autoencoder,
+        model_config,
+        result.train_config,
+        result.history,
+        out_dir,
+        loss_config,
+        result.parts,
+    )
+
+
 def train_autoencoder(
     images: np.ndarray,
     model_config: ModelConfig,
@@ -69,7 +113,8 @@ def train_autoencoder(
     loss_config: LossConfig = LossConfig(),
     labels: np.ndarray | None = None,
 ) -> tuple[keras.Model, dict[str, list[float]]]:
-    """Fit an autoencoder to reconstruct ``images`` (N, H, W, C floats in [0, 1]).
+    """Fit an autoencoder to reconstruct ``images`` (N, H, W, C floats in [0, 1]): the bare
+    fit, saved with the bottleneck as its code; ``fit`` also chooses the search code.
 
     A ``cvae`` also needs ``labels``: (N,) indices into ``model_config.labels``. Auto
     (``None``) batch size and epochs are chosen from the number of images

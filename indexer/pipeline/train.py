@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from latentsearch.encoder.adaptive import choose_image_size, filters_for, resolve_training
+from latentsearch.encoder.adaptive import choose_image_size, filters_for
 from latentsearch.encoder.config import LossConfig, MissingLabelsError, ModelConfig, TrainConfig
-from latentsearch.encoder.search_code import search_parts, uses_features
-from latentsearch.encoder.training import save_model, train_autoencoder
+from latentsearch.encoder.search_code import uses_features
+from latentsearch.encoder.training import fit, save_fit
 from latentsearch.indexer.files.corpus import resolve_data
 from latentsearch.indexer.files.folders import FolderScan, read_folder_array
 from latentsearch.indexer.files.images import ImageReadError, shorter_side
@@ -105,12 +105,8 @@ def train_on_folder(
         images, label_ids, vocabulary = label_vocabulary(images, labels, Path(folder))
         model_config = replace(model_config, labels=vocabulary)
     log.info("training on %d images of %s", len(images), model_config.input_shape)
-    train_config = resolve_training(train_config, len(images))
-    model, history = train_autoencoder(
-        images, model_config, train_config, loss_config, labels=label_ids
-    )
-    parts, train_config = search_parts(model, model_config, train_config, images)
-    for setting, reason in train_config.reasons.items():
+    result = fit(images, model_config, train_config, loss_config, labels=label_ids)
+    for setting, reason in result.train_config.reasons.items():
         log.info("%s %s", setting, reason)
-    history["train_seconds"] = [round(time.perf_counter() - started, 2)]
-    return save_model(model, model_config, train_config, history, out_dir, loss_config, parts)
+    result.history["train_seconds"] = [round(time.perf_counter() - started, 2)]
+    return save_fit(result, model_config, out_dir, loss_config)

@@ -1,0 +1,27 @@
+"""``fit`` + ``save_fit`` from Python save what ``latentsearch train`` saves."""
+
+import numpy as np
+
+from latentsearch.encoder.config import ModelConfig, TrainConfig, load_json
+from latentsearch.encoder.inference import encode_images
+from latentsearch.encoder.training import TRAIN_CONFIG_FILE, fit, load_model, save_fit
+
+CONFIG = ModelConfig(image_size=16, channels=3, latent_dim=8, filters=(8, 16))
+
+
+def test_fit_chooses_the_schedule_and_search_code_and_save_fit_keeps_them(tmp_path):
+    images = np.random.default_rng(0).random((40, 16, 16, 3), dtype=np.float32)
+    asked = TrainConfig(epochs=1, search_code="features", mirror=False)
+
+    result = fit(images, CONFIG, asked)
+
+    chosen = result.train_config
+    assert chosen.batch_size is not None and "batch_size" in chosen.reasons
+    assert chosen.search_code == "features" and chosen.reasons["search_code"]
+    assert result.parts[0] is not result.autoencoder.get_layer("encoder")  # the projection
+    folder = save_fit(result, CONFIG, tmp_path / "model")
+    saved = load_model(folder)
+    np.testing.assert_allclose(
+        encode_images(saved.encoder, images), encode_images(result.parts[0], images), atol=1e-5
+    )
+    assert load_json(TrainConfig, folder / TRAIN_CONFIG_FILE) == chosen
