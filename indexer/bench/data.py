@@ -16,6 +16,7 @@ from latentsearch.indexer.files.folders import (
     FolderScan,
     file_sha256,
     hash_files,
+    nothing_readable,
     read_batches,
 )
 from latentsearch.indexer.files.listing import label_for
@@ -212,7 +213,7 @@ def read_pixels(
         labels.extend(label or "" for label in batch.labels)  # labelled files only
         paths.extend(batch.paths)
     if not paths:
-        raise BenchmarkError(f"none of the {len(scan.paths)} files under {scan.root} is readable")
+        raise nothing_readable(scan.root, len(scan.paths), scan.skipped)
     return PixelSet(
         pixels=pixels[: len(paths)],
         labels=labels,

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from latentsearch.encoder.errors import UserError
 from latentsearch.indexer.files.images import (
     ImageReadError,
     IndexedImage,
@@ -26,6 +27,10 @@ log = logging.getLogger(__name__)
 DEFAULT_WORKERS = min(8, os.cpu_count() or 1)
 # Files per thread task: a future per small file cost more, in the GIL, than its decode.
 FILES_PER_TASK = 32
+
+
+class NothingReadableError(UserError, RuntimeError):
+    """Every image file of a folder (or of the sample read from it) failed to read."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,14 @@ class FolderScan:
         if not paths:
             raise FileNotFoundError(f"no image files found under {root}")
         return cls(root=root, paths=paths)
+
+
+def nothing_readable(root: Path, listed: int, skipped: Sequence[Skipped]) -> NothingReadableError:
+    """The one error for ``listed`` image files under ``root`` that all failed to read."""
+    first = f"; first failure: {skipped[0].path}: {skipped[0].reason}" if skipped else ""
+    return NothingReadableError(
+        f"none of the {listed} image files under {root} could be read{first}"
+    )
 
 
 def file_sha256(path: Path) -> str:
@@ -164,6 +177,5 @@ def read_folder_array(
         labels.extend(batch.labels)
         filled += len(batch.paths)
     if filled == 0:
-        message = f"none of the {len(scan.paths)} image files under {root} is readable"
-        raise FileNotFoundError(message)
+        raise nothing_readable(scan.root, len(scan.paths), scan.skipped)
     return images[:filled], labels, scan

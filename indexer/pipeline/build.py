@@ -11,12 +11,17 @@ import faiss
 import numpy as np
 
 from latentsearch.encoder.devices import for_indexing
-from latentsearch.encoder.errors import UserError
 from latentsearch.encoder.inference import encode_images
 from latentsearch.encoder.training import TrainedModel, load_model
 from latentsearch.encoder.versioned_dir import current_build
 from latentsearch.indexer.files.corpus import resolve_data
-from latentsearch.indexer.files.folders import DEFAULT_WORKERS, FolderScan, read_batches
+from latentsearch.indexer.files.folders import (
+    DEFAULT_WORKERS,
+    FolderScan,
+    NothingReadableError,
+    nothing_readable,
+    read_batches,
+)
 from latentsearch.indexer.indexes.choice import (
     DEFAULT_MEMORY_BUDGET,
     IndexChoiceError,
@@ -42,8 +47,7 @@ from latentsearch.indexer.store.metadata import MetadataWriter
 log = logging.getLogger(__name__)
 
 
-class NothingToIndexError(UserError, RuntimeError):
-    """Every file in the folder failed to read: there is nothing to index."""
+NothingToIndexError = NothingReadableError  # the name the build's callers know it by
 
 
 @dataclass(frozen=True)
@@ -70,14 +74,6 @@ def _chosen(value, name: str):
     if value is None:  # a bug: the build resolves its settings before it uses them
         raise ValueError(f"the build's {name} is used before it was chosen")
     return value
-
-
-def nothing_readable(root: Path, listed: int, skipped: list) -> NothingToIndexError:
-    """The error for a folder of ``listed`` image files, all of them ``skipped``."""
-    return NothingToIndexError(
-        f"none of the {listed} image files under {root} could be read; "
-        f"first failure: {skipped[0].path}: {skipped[0].reason}"
-    )
 
 
 def training_codes(

@@ -14,7 +14,12 @@ from latentsearch.encoder.config import LossConfig, MissingLabelsError, ModelCon
 from latentsearch.encoder.search_code import uses_features
 from latentsearch.encoder.training import fit, save_fit
 from latentsearch.indexer.files.corpus import resolve_data
-from latentsearch.indexer.files.folders import FolderScan, read_folder_array
+from latentsearch.indexer.files.folders import (
+    FolderScan,
+    Skipped,
+    nothing_readable,
+    read_folder_array,
+)
 from latentsearch.indexer.files.images import ImageReadError, shorter_side
 
 log = logging.getLogger(__name__)
@@ -24,14 +29,16 @@ SIZE_SAMPLE = 200  # photos whose size is read to choose the input size
 def photo_sides(folder: str | Path) -> list[int]:
     """The shorter side of up to ``SIZE_SAMPLE`` photos spread over ``folder`` (headers only)."""
     paths = FolderScan.of(folder).paths
-    sides = []
-    for path in paths[:: max(1, len(paths) // SIZE_SAMPLE)]:
+    sides, skipped = [], []
+    sampled = paths[:: max(1, len(paths) // SIZE_SAMPLE)]
+    for path in sampled:
         try:
             sides.append(shorter_side(path))
         except ImageReadError as err:
             log.debug("%s", err)  # training skips it too, and says so
+            skipped.append(Skipped(str(path), err.reason))
     if not sides:
-        raise FileNotFoundError(f"none of the sampled image files under {folder} is readable")
+        raise nothing_readable(Path(folder), len(sampled), skipped)
     return sides
 
 

@@ -25,7 +25,7 @@ from latentsearch.encoder.devices import CPU_BATCH, GPU_BATCH
 from latentsearch.encoder.errors import UserError
 from latentsearch.encoder.training import TrainedModel, load_model
 from latentsearch.indexer.files.corpus import resolve_data
-from latentsearch.indexer.files.folders import FolderScan
+from latentsearch.indexer.files.folders import FolderScan, nothing_readable
 from latentsearch.indexer.indexes.choice import training_size
 from latentsearch.indexer.indexes.factory import train_index
 from latentsearch.indexer.indexes.faiss_helpers import new_pixel_index, prepare_vectors
@@ -33,7 +33,6 @@ from latentsearch.indexer.pipeline.build import (
     BuildSettings,
     empty_latent_index,
     latent_metric,
-    nothing_readable,
 )
 from latentsearch.indexer.pipeline.writer import BuildRecord, IndexWriter, finish_build
 from latentsearch.indexer.serve.outliers import error_stride

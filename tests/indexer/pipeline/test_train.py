@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
+from latentsearch.indexer.files.folders import NothingReadableError
 from latentsearch.indexer.pipeline.train import SIZE_SAMPLE, choose_shape, photo_sides
 
 
@@ -29,7 +30,7 @@ def test_photo_sides_samples_a_large_folder(tmp_path):
 
 def test_a_folder_with_nothing_readable_is_an_error(tmp_path):
     (tmp_path / "a.jpg").write_bytes(b"text")
-    with pytest.raises(FileNotFoundError, match="readable"):
+    with pytest.raises(NothingReadableError, match="none of the 1 image files .* a.jpg"):
         photo_sides(tmp_path)
 
 
