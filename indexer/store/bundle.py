@@ -111,14 +111,15 @@ class Manifest:
             raise IndexLoadError(f"cannot read {path}: {err}") from err
 
 
-def not_an_index(folder: Path) -> str:
-    """Why ``folder`` (a build folder, or what was given for one) cannot be read as an index."""
+def not_an_index(folder: Path, why: str = f"no {MANIFEST_FILE}") -> str:
+    """Why ``folder`` (a build folder, or what was given for one) cannot be read as an index:
+    the one message for it, wherever it is found out."""
     if (folder / ENCODER_FILE).is_file():
         return (
             f"{folder} holds a trained model, not an index: build an index with it first, "
             "`latentsearch index --data PHOTOS --model MODEL_DIR --out INDEX_DIR`"
         )
-    return f"{folder} is not an index (no {MANIFEST_FILE}): build one with `latentsearch index`"
+    return f"{folder} is not an index ({why}): build one with `latentsearch index`"
 
 
 def current_index_build(index_dir: str | Path) -> Path:
@@ -126,9 +127,7 @@ def current_index_build(index_dir: str | Path) -> Path:
     try:
         return current_build(index_dir)
     except NoBuildError as err:
-        raise IndexLoadError(
-            f"{index_dir} is not an index: {err}. Build one with `latentsearch index`"
-        ) from err
+        raise IndexLoadError(not_an_index(Path(index_dir), str(err))) from err
 
 
 def verify_build(folder: Path, manifest: Manifest) -> None:
