@@ -53,5 +53,9 @@ def reconstruction_errors(
 ) -> np.ndarray:
     """Mean squared reconstruction error per image: high for images unlike the training set."""
     codes = encode_images(encoder, images, max(1, len(images)))
-    rebuilt = decode_codes(decoder, codes)
-    return ((rebuilt - images) ** 2).reshape(len(images), -1).mean(axis=1)
+    return errors_of(images, decode_codes(decoder, codes))
+
+
+def errors_of(images: np.ndarray, rebuilt: np.ndarray) -> np.ndarray:
+    """Mean squared error per image between ``images`` and their reconstructions."""
+    return ((rebuilt - images) ** 2).reshape(len(images), -1).mean(axis=1).astype(np.float32)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from latentsearch.encoder.config import TrainConfig
-from latentsearch.encoder.inference import encode_images
+from latentsearch.encoder.inference import encode_images, errors_of
 from latentsearch.encoder.training import load_train_config
 from latentsearch.indexer.indexes.faiss_helpers import faiss_threads, prepare_vectors
 from latentsearch.indexer.serve.collection_map import (
@@ -27,7 +27,6 @@ from latentsearch.indexer.serve.collection_map import (
 )
 from latentsearch.indexer.serve.outliers import (
     OutlierScore,
-    errors_of,
     fit_ratio,
     flat_errors,
     known_errors,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from latentsearch.encoder.errors import LatentSearchError
-from latentsearch.encoder.inference import decode_codes
+from latentsearch.encoder.inference import decode_codes, errors_of
 from latentsearch.encoder.training import TrainedModel
 
 # Above this percentile of the collection's own errors the page warns plainly.
@@ -52,11 +52,6 @@ def flat_errors(images: np.ndarray) -> np.ndarray:
 def fit_ratio(errors: np.ndarray, flat: np.ndarray) -> float:
     """Median reconstruction error over the median flat-image error (near 0: a good fit)."""
     return float(np.median(errors) / max(float(np.median(flat)), 1e-12))
-
-
-def errors_of(images: np.ndarray, rebuilt: np.ndarray) -> np.ndarray:
-    """Mean squared error per image, as ``encoder.inference.reconstruction_errors``."""
-    return ((rebuilt - images) ** 2).reshape(len(images), -1).mean(axis=1).astype(np.float32)
 
 
 # The decoder pass costs about five times the encoder's (the CIFAR-10 model, on a CPU); a
