@@ -20,10 +20,11 @@ from latentsearch.indexer.pipeline.build import BuildSettings, build_index
 from latentsearch.indexer.pipeline.ray.engine import RayEngineError, RaySettings, build_index_ray
 from latentsearch.indexer.pipeline.train import choose_shape, train_on_folder
 from latentsearch.indexer.pipeline.update import update_index
+from latentsearch.indexer.serve.duplicates import find_duplicates, write_duplicates
 from latentsearch.indexer.serve.http_api import make_server, serve_until_interrupted
 from latentsearch.indexer.serve.launch import serve
 from latentsearch.indexer.serve.search import SearchResult, search_image
-from latentsearch.indexer.store.bundle import Manifest
+from latentsearch.indexer.store.bundle import IndexBundle, Manifest
 
 __all__ = [
     "USER_ERRORS",
@@ -31,6 +32,7 @@ __all__ = [
     "run_app",
     "run_bench",
     "run_demo",
+    "run_duplicates",
     "run_index",
     "run_sample",
     "run_search",
@@ -194,4 +196,24 @@ def run_bench(args: argparse.Namespace) -> int:
     report = bench_folder(config, args.out)
     print(quality_table(report))
     print(f"\nreport written to {args.out} in {report['wall_seconds']:.0f} s (report.md)")
+    return 0
+
+
+def run_duplicates(args: argparse.Namespace) -> int:
+    report = find_duplicates(IndexBundle.load(args.index), args.threshold, args.mirrored)
+    in_groups = sum(len(group.rows) for group in report.groups)
+    how = "given"
+    if report.calibration is not None:
+        c = report.calibration
+        how = f"reaches {c.share:.0%} of {c.copies} copies made of {c.originals} of the photos"
+    print(
+        f"{len(report.groups)} groups of near-duplicates hold {in_groups} of {report.images} "
+        f"images (threshold {report.threshold:.4g} {report.metric} distance: {how})"
+    )
+    for n, group in enumerate(report.groups[: args.show], start=1):
+        print(f"group {n}: {len(group.rows)} images, distance up to {group.distance:.4g}")
+        for path in group.paths:
+            print(f"  {path}")
+    if args.out is not None:
+        print(f"wrote {write_duplicates(report, args.out)}")
     return 0

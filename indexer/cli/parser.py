@@ -166,6 +166,39 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
     _add_trust(p)
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a number of 0 or more, got {text!r}")
+    return value
+
+
+def _csv_or_json(text: str) -> Path:
+    if Path(text).suffix.lower() not in (".csv", ".json"):
+        raise argparse.ArgumentTypeError(f"the file must end in .csv or .json, not {text!r}")
+    return Path(text)
+
+
+def _add_duplicates(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("duplicates", help="group the near-duplicate photos of an index")
+    p.add_argument("--index", required=True, type=Path)
+    p.add_argument(
+        "--threshold",
+        type=_non_negative_float,
+        help="largest code distance of a duplicate, as search reports it "
+        "(default: calibrated on copies of the collection's own photos)",
+    )
+    p.add_argument(
+        "--mirrored", action="store_true", help="count a mirror image as a duplicate too"
+    )
+    p.add_argument("--out", type=_csv_or_json, help="write the groups to FILE.csv or FILE.json")
+    p.add_argument("--show", type=_positive_int, default=10, help="groups printed (default 10)")
+    _add_trust(p)
+
+
 def _add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="retrieval quality and speed: latent vs raw pixels vs PCA")
     p.add_argument("--data", required=True, help="labelled folder (class = first sub-folder)")
@@ -252,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="latentsearch", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_train, _add_index, _add_search, _add_app_and_demo, _add_sample, _add_bench):
+    adders = (_add_train, _add_index, _add_search, _add_duplicates, _add_app_and_demo)
+    for add in (*adders, _add_sample, _add_bench):
         add(sub)
     return parser
 

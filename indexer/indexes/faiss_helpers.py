@@ -179,6 +179,18 @@ def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray,
     return distances, ids
 
 
+def pair_distances(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
+    """The distance from each row of ``a`` to the same row of ``b`` (both as stored), as
+    ``search`` gives it: cosine ``1 - a.b``, squared L2, or Hamming bits of packed codes."""
+    if metric == HAMMING:
+        xor = np.bitwise_xor(np.asarray(a, np.uint8), np.asarray(b, np.uint8))
+        return np.unpackbits(xor, axis=1).sum(axis=1).astype(np.float32)
+    a, b = as_float32(a), as_float32(b)
+    if metric == "cosine":
+        return np.clip(1.0 - np.einsum("ij,ij->i", a, b), 0.0, 2.0)
+    return ((a - b) ** 2).sum(axis=1)
+
+
 def write_index(index: faiss.Index, path: Path) -> None:
     """Write ``index`` to ``path``; a write refused for space raises ``OSError`` with its errno."""
     try:

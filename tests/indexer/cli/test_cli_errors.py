@@ -105,6 +105,26 @@ CASES = {
         ],
         "latentsearch index: error:",
     ),  # fmt: skip
+    "duplicates written to a file that is not csv or json": (
+        lambda p: [
+            "duplicates",
+            "--index",
+            p["index"],
+            "--threshold",
+            "0.1",
+            "--out",
+            p["tmp"] / "groups.txt",
+        ],
+        "must end in .csv or .json, not",
+    ),  # fmt: skip
+    "duplicates with a negative threshold": (
+        lambda p: ["duplicates", "--index", p["index"], "--threshold", "-1"],
+        "expected a number of 0 or more",
+    ),
+    "duplicates of a missing index": (
+        lambda p: ["duplicates", "--index", p["nowhere"]],
+        "latentsearch duplicates: error:",
+    ),
     "bench on a missing folder": (
         lambda p: ["bench", "--data", p["nowhere"], "--model", p["model"], "--out", p["tmp"] / "b"],
         "latentsearch bench: error:",

@@ -134,3 +134,21 @@ def test_build_with_each_index_type(
     if index_type != "ivfpq":  # PQ codes are approximate: itself first is not promised
         assert result.latent[0].path == str(query.resolve())
     assert current_build(tmp_path / "index").name in str(bundle.path)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "l2", "hamming"])
+def test_pair_distances_are_the_distances_search_reports(metric):
+    from latentsearch.indexer.indexes.faiss_helpers import HAMMING, pair_distances
+
+    vectors = clustered(300, dim=32)
+    if metric == HAMMING:
+        stored = prepare_vectors(vectors > 0, HAMMING)
+        index = empty_index("BFlat", 32, HAMMING)
+        add_vectors(index, stored, np.arange(300))
+    else:
+        stored = prepare_vectors(vectors, metric)
+        index = filled("Flat", vectors, metric)
+    distances, found = search(index, stored[:50], 5)
+    for column in range(5):
+        expected = pair_distances(stored[:50], stored[found[:, column]], metric)
+        np.testing.assert_allclose(distances[:, column], expected, rtol=1e-4, atol=1e-5)

@@ -1,0 +1,250 @@
+"""Near-duplicate photos of a collection: images whose codes lie within a threshold of each
+other, joined into groups.
+
+The threshold is calibrated on the collection itself, never hand-picked: a sample of its
+photos is copied the ways duplicates arise (re-compressed, resized, cropped, brightened,
+darkened, optionally mirrored), and the threshold is the distance that reaches
+``CATCH_SHARE`` of those copies from their originals.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageEnhance, ImageOps
+
+from latentsearch.encoder.errors import UserError
+from latentsearch.encoder.inference import encode_images
+from latentsearch.indexer.files.images import ImageReadError, load_image, open_image
+from latentsearch.indexer.indexes.faiss_helpers import (
+    pair_distances,
+    prepare_vectors,
+    search,
+    stored_vectors,
+)
+from latentsearch.indexer.store.bundle import IndexBundle
+
+log = logging.getLogger(__name__)
+NEIGHBOURS = 10  # per image; a larger group is still joined through its members' neighbours
+CALIBRATION_SAMPLE = 200  # photos copied to calibrate the threshold
+CATCH_SHARE = 0.95  # share of the generated copies the threshold reaches
+
+Transform = Callable[[Image.Image], Image.Image]
+
+
+def _resized(img: Image.Image) -> Image.Image:
+    width, height = img.size
+    return img.resize((max(8, width * 3 // 5), max(8, height * 3 // 5)), Image.Resampling.BILINEAR)
+
+
+def _cropped(img: Image.Image) -> Image.Image:
+    width, height = img.size
+    dx, dy = max(1, width // 25), max(1, height // 25)  # 4% off each side
+    return img.crop((dx, dy, width - dx, height - dy))
+
+
+COPIES: dict[str, Transform] = {
+    "re-compressed": lambda img: img,  # saved as a JPEG of quality 60, as every copy is
+    "resized": _resized,
+    "cropped": _cropped,
+    "brighter": lambda img: ImageEnhance.Brightness(img).enhance(1.15),
+    "darker": lambda img: ImageEnhance.Brightness(img).enhance(0.85),
+}
+MIRRORED: dict[str, Transform] = {"mirrored": ImageOps.mirror}
+
+
+class NoCalibrationError(UserError):
+    """The threshold cannot be calibrated: none of the collection's files can be read."""
+
+
+def copy_bytes(img: Image.Image, transform: Transform, quality: int = 60) -> bytes:
+    """``img`` transformed and saved as a JPEG, as a copy of a photo usually is."""
+    buffer = io.BytesIO()
+    transform(img.convert("RGB")).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The threshold, and the copies it was measured on."""
+
+    threshold: float
+    copies: int
+    originals: int
+    kinds: tuple[str, ...]
+    share: float = CATCH_SHARE
+
+
+def calibrate(
+    embed: Callable[[list[bytes]], np.ndarray],
+    files: Sequence[Path],
+    metric: str,
+    mirrored: bool = False,
+) -> Calibration:
+    """The distance (as ``search`` measures it) that reaches ``CATCH_SHARE`` of the copies
+    of ``files`` from their originals; ``embed`` turns image bytes into stored vectors."""
+    kinds = {**COPIES, **(MIRRORED if mirrored else {})}
+    originals, copies = [], []
+    for path in files:
+        try:
+            data = Path(path).read_bytes()
+            img = open_image(data)
+        except (OSError, ImageReadError) as err:
+            log.debug("calibration skips %s: %s", path, err)
+            continue
+        originals.append(data)
+        copies.append([copy_bytes(img, transform) for transform in kinds.values()])
+    if not originals:
+        raise NoCalibrationError(
+            f"none of the {len(files)} sampled files can be read to calibrate the threshold; "
+            "pass --threshold"
+        )
+    first = embed(originals)
+    distances = [
+        pair_distances(np.repeat(first[i : i + 1], len(row), axis=0), embed(row), metric)
+        for i, row in enumerate(copies)
+    ]
+    measured = np.concatenate(distances)
+    threshold = float(np.quantile(measured, CATCH_SHARE))
+    return Calibration(threshold, len(measured), len(originals), tuple(kinds))
+
+
+def close_pairs(
+    index, vectors: np.ndarray, rows: np.ndarray, threshold: float, k: int = NEIGHBOURS
+) -> list[tuple[int, int, float]]:
+    """Each pair of ``rows`` (once, smaller row first) whose distance is within
+    ``threshold``, from every row's ``k`` nearest neighbours in ``index``."""
+    distances, found = search(index, vectors, k + 1)
+    pairs: dict[tuple[int, int], float] = {}
+    for row, near, far in zip(rows, found, distances, strict=True):
+        for other, distance in zip(near, far, strict=True):
+            if other >= 0 and other != row and distance <= threshold:
+                key = (min(int(row), int(other)), max(int(row), int(other)))
+                pairs[key] = min(float(distance), pairs.get(key, np.inf))
+    return [(a, b, d) for (a, b), d in sorted(pairs.items())]
+
+
+def group_pairs(pairs: Sequence[tuple[int, int, float]]) -> list[list[int]]:
+    """Connected components of the pairs, largest first, each sorted."""
+    parent: dict[int, int] = {}
+
+    def root(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]  # path halving
+            x = parent[x]
+        return x
+
+    for a, b, _ in pairs:
+        parent[root(a)] = root(b)
+    groups: dict[int, list[int]] = {}
+    for x in list(parent):
+        groups.setdefault(root(x), []).append(x)
+    return sorted((sorted(g) for g in groups.values()), key=lambda g: (-len(g), g[0]))
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    rows: tuple[int, ...]
+    paths: tuple[str, ...]
+    distance: float  # the largest distance of a pair that joined the group
+
+
+@dataclass(frozen=True)
+class DuplicateReport:
+    groups: list[DuplicateGroup]
+    threshold: float
+    images: int
+    calibration: Calibration | None = None
+    metric: str = "cosine"
+    pairs: list[tuple[int, int, float]] = field(default_factory=list)
+
+
+def bundle_embedder(bundle: IndexBundle) -> Callable[[list[bytes]], np.ndarray]:
+    """Image bytes -> vectors as the bundle's latent index stores them."""
+    config, metric = bundle.model.config, bundle.manifest.metric
+
+    def embed(images: list[bytes]) -> np.ndarray:
+        pixels = np.stack([load_image(data, config.image_size, config.channels) for data in images])
+        codes = encode_images(bundle.model.encoder, pixels)
+        return prepare_vectors(codes, metric, config.binary_threshold)
+
+    return embed
+
+
+def find_duplicates(
+    bundle: IndexBundle, threshold: float | None = None, mirrored: bool = False, seed: int = 0
+) -> DuplicateReport:
+    """Groups of near-duplicate images in ``bundle``; the threshold calibrated on copies of a
+    sample of its own files when not given."""
+    meta, metric = bundle.metadata, bundle.manifest.metric
+    rows = np.array(meta.live_rows(), dtype=np.int64)
+    calibration = None
+    if threshold is None:
+        picked = np.random.default_rng(seed).choice(
+            rows, min(CALIBRATION_SAMPLE, len(rows)), replace=False
+        )
+        files = [Path(meta.paths[r]) for r in np.sort(picked)]
+        calibration = calibrate(bundle_embedder(bundle), files, metric, mirrored)
+        threshold = calibration.threshold
+        log.info(
+            "threshold %.4g: reaches %.0f%% of %d generated copies",
+            threshold,
+            100 * CATCH_SHARE,
+            calibration.copies,
+        )
+    vectors = stored_vectors(bundle.latent, rows)
+    pairs = close_pairs(bundle.latent, vectors, rows, threshold)
+    largest: dict[int, float] = {}
+    groups = group_pairs(pairs)
+    member_group = {row: n for n, group in enumerate(groups) for row in group}
+    for a, _, distance in pairs:
+        n = member_group[a]
+        largest[n] = max(largest.get(n, 0.0), distance)
+    found = [
+        DuplicateGroup(tuple(g), tuple(meta.paths[r] for r in g), largest[n])
+        for n, g in enumerate(groups)
+    ]
+    return DuplicateReport(found, threshold, len(rows), calibration, metric, pairs)
+
+
+def write_duplicates(report: DuplicateReport, out: str | Path) -> Path:
+    """The groups as CSV (group, size, path, distance) or JSON, by ``out``'s suffix; written
+    beside and then moved over ``out``, so a failed write leaves an older file whole."""
+    out = Path(out)
+    if out.suffix.lower() not in (".csv", ".json"):
+        raise UserError(f"--out must end in .csv or .json, not {out.name!r}")
+    if out.suffix.lower() == ".json":
+        text = json.dumps(_as_dict(report), indent=2) + "\n"
+    else:
+        lines = ["group,size,path,distance"]
+        for n, group in enumerate(report.groups, start=1):
+            lines += [f"{n},{len(group.rows)},{_csv(p)},{group.distance:.6g}" for p in group.paths]
+        text = "\n".join(lines) + "\n"
+    partial = out.with_name(out.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, out)
+    return out
+
+
+def _csv(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"' if any(c in value for c in ',"\n') else value
+
+
+def _as_dict(report: DuplicateReport) -> dict:
+    return {
+        "images": report.images,
+        "metric": report.metric,
+        "threshold": report.threshold,
+        "calibration": None if report.calibration is None else asdict(report.calibration),
+        "groups": [
+            {"size": len(g.rows), "distance": g.distance, "paths": list(g.paths)}
+            for g in report.groups
+        ],
+    }
