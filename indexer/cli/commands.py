@@ -200,7 +200,8 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def run_duplicates(args: argparse.Namespace) -> int:
-    report = find_duplicates(IndexBundle.load(args.index), args.threshold, args.mirrored)
+    bundle = IndexBundle.load(args.index)
+    report = find_duplicates(bundle, args.threshold, args.mirrored, pixels=args.pixels)
     in_groups = sum(len(group.rows) for group in report.groups)
     how = "given"
     if report.calibration is not None:

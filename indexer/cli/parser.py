@@ -194,6 +194,9 @@ def _add_duplicates(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--mirrored", action="store_true", help="count a mirror image as a duplicate too"
     )
+    p.add_argument(
+        "--pixels", action="store_true", help="by raw pixels instead of latent codes (baseline)"
+    )
     p.add_argument("--out", type=_csv_or_json, help="write the groups to FILE.csv or FILE.json")
     p.add_argument("--show", type=_positive_int, default=10, help="groups printed (default 10)")
     _add_trust(p)

@@ -166,24 +166,34 @@ class DuplicateReport:
     pairs: list[tuple[int, int, float]] = field(default_factory=list)
 
 
-def bundle_embedder(bundle: IndexBundle) -> Callable[[list[bytes]], np.ndarray]:
-    """Image bytes -> vectors as the bundle's latent index stores them."""
+def bundle_embedder(
+    bundle: IndexBundle, pixels: bool = False
+) -> Callable[[list[bytes]], np.ndarray]:
+    """Image bytes -> vectors as the bundle's latent (or raw-pixel) index stores them."""
     config, metric = bundle.model.config, bundle.manifest.metric
 
     def embed(images: list[bytes]) -> np.ndarray:
-        pixels = np.stack([load_image(data, config.image_size, config.channels) for data in images])
-        codes = encode_images(bundle.model.encoder, pixels)
+        read = np.stack([load_image(data, config.image_size, config.channels) for data in images])
+        if pixels:
+            return read.reshape(len(read), -1)
+        codes = encode_images(bundle.model.encoder, read)
         return prepare_vectors(codes, metric, config.binary_threshold)
 
     return embed
 
 
 def find_duplicates(
-    bundle: IndexBundle, threshold: float | None = None, mirrored: bool = False, seed: int = 0
+    bundle: IndexBundle,
+    threshold: float | None = None,
+    mirrored: bool = False,
+    seed: int = 0,
+    pixels: bool = False,
 ) -> DuplicateReport:
     """Groups of near-duplicate images in ``bundle``; the threshold calibrated on copies of a
-    sample of its own files when not given."""
-    meta, metric = bundle.metadata, bundle.manifest.metric
+    sample of its own files when not given. ``pixels``: by the raw-pixel index instead of
+    the latent codes (the baseline)."""
+    meta = bundle.metadata
+    index, metric = (bundle.raw, "l2") if pixels else (bundle.latent, bundle.manifest.metric)
     rows = np.array(meta.live_rows(), dtype=np.int64)
     calibration = None
     if threshold is None:
@@ -191,7 +201,7 @@ def find_duplicates(
             rows, min(CALIBRATION_SAMPLE, len(rows)), replace=False
         )
         files = [Path(meta.paths[r]) for r in np.sort(picked)]
-        calibration = calibrate(bundle_embedder(bundle), files, metric, mirrored)
+        calibration = calibrate(bundle_embedder(bundle, pixels), files, metric, mirrored)
         threshold = calibration.threshold
         log.info(
             "threshold %.4g: reaches %.0f%% of %d generated copies",
@@ -199,8 +209,7 @@ def find_duplicates(
             100 * CATCH_SHARE,
             calibration.copies,
         )
-    vectors = stored_vectors(bundle.latent, rows)
-    pairs = close_pairs(bundle.latent, vectors, rows, threshold)
+    pairs = close_pairs(index, stored_vectors(index, rows), rows, threshold)
     largest: dict[int, float] = {}
     groups = group_pairs(pairs)
     member_group = {row: n for n, group in enumerate(groups) for row in group}

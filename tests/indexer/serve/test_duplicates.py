@@ -92,6 +92,15 @@ def test_planted_copies_end_up_in_one_group(planted):
     )
 
 
+def test_the_raw_pixel_baseline_finds_the_planted_copies_too(planted):
+    index, pairs = planted
+    report = find_duplicates(IndexBundle.load(index), pixels=True)
+    assert report.metric == "l2" and report.calibration is not None
+    group_of = {path: n for n, group in enumerate(report.groups) for path in group.paths}
+    for original, copy in pairs:
+        assert original in group_of and group_of[original] == group_of.get(copy)
+
+
 def test_a_zero_threshold_finds_only_identical_codes(planted):
     report = find_duplicates(IndexBundle.load(planted[0]), threshold=0.0)
     assert report.calibration is None
