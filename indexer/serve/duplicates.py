@@ -132,21 +132,27 @@ def close_pairs(
 
 
 def group_pairs(pairs: Sequence[tuple[int, int, float]]) -> list[list[int]]:
-    """Connected components of the pairs, largest first, each sorted."""
-    parent: dict[int, int] = {}
+    """Groups in which every two members are a close pair, largest first, each sorted.
 
-    def root(x: int) -> int:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]  # path halving
-            x = parent[x]
-        return x
-
-    for a, b, _ in pairs:
-        parent[root(a)] = root(b)
-    groups: dict[int, list[int]] = {}
-    for x in list(parent):
-        groups.setdefault(root(x), []).append(x)
-    return sorted((sorted(g) for g in groups.values()), key=lambda g: (-len(g), g[0]))
+    Complete linkage, closest pairs first: a chain a~b~c whose ends are not close stays
+    two groups. Joining every connected pair instead chained a 10,977-photo benchmark into
+    groups whose pairs were 1.5% duplicates (docs/applications.md).
+    """
+    close = {(min(a, b), max(a, b)) for a, b, _ in pairs}
+    members: dict[int, list[int]] = {}
+    group_of: dict[int, int] = {}
+    for a, b, _ in sorted(pairs, key=lambda pair: pair[2]):
+        first, second = group_of.setdefault(a, a), group_of.setdefault(b, b)
+        members.setdefault(first, [first])
+        members.setdefault(second, [second])
+        if first == second:
+            continue
+        if all((min(x, y), max(x, y)) in close for x in members[first] for y in members[second]):
+            for x in members[second]:
+                group_of[x] = first
+            members[first] += members.pop(second)
+    groups = [sorted(g) for g in members.values() if len(g) > 1]
+    return sorted(groups, key=lambda g: (-len(g), g[0]))
 
 
 @dataclass(frozen=True)
@@ -213,9 +219,10 @@ def find_duplicates(
     largest: dict[int, float] = {}
     groups = group_pairs(pairs)
     member_group = {row: n for n, group in enumerate(groups) for row in group}
-    for a, _, distance in pairs:
-        n = member_group[a]
-        largest[n] = max(largest.get(n, 0.0), distance)
+    for a, b, distance in pairs:
+        n = member_group.get(a)
+        if n is not None and n == member_group.get(b):
+            largest[n] = max(largest.get(n, 0.0), distance)
     found = [
         DuplicateGroup(tuple(g), tuple(meta.paths[r] for r in g), largest[n])
         for n, g in enumerate(groups)

@@ -24,10 +24,15 @@ from latentsearch.indexer.serve.duplicates import (
 from latentsearch.indexer.store.bundle import IndexBundle
 
 
-def test_pairs_join_into_groups_largest_first():
-    pairs = [(7, 8, 0.1), (1, 2, 0.1), (2, 3, 0.2), (5, 3, 0.05)]
-    assert group_pairs(pairs) == [[1, 2, 3, 5], [7, 8]]
+def test_pairs_join_into_groups_of_mutual_pairs_largest_first():
+    clique = [(1, 2, 0.1), (1, 3, 0.2), (2, 3, 0.15), (3, 4, 0.1), (1, 4, 0.1), (2, 4, 0.1)]
+    assert group_pairs([(8, 7, 0.1), *clique]) == [[1, 2, 3, 4], [7, 8]]
     assert group_pairs([]) == []
+
+
+def test_a_chain_whose_ends_are_apart_is_not_one_group():
+    chain = [(1, 2, 0.1), (2, 3, 0.05), (3, 4, 0.1)]  # 1 and 3, 2 and 4 are not close
+    assert group_pairs(chain) == [[2, 3]]  # the closest pair; 1 and 4 join no one
 
 
 def test_close_pairs_keeps_planted_copies_and_nothing_else():
