@@ -20,6 +20,11 @@ from latentsearch.indexer.pipeline.build import BuildSettings, build_index
 from latentsearch.indexer.pipeline.ray.engine import RayEngineError, RaySettings, build_index_ray
 from latentsearch.indexer.pipeline.train import choose_shape, train_on_folder
 from latentsearch.indexer.pipeline.update import update_index
+from latentsearch.indexer.serve.collection_outliers import (
+    label_doubts,
+    worst_rebuilt,
+    write_outliers,
+)
 from latentsearch.indexer.serve.duplicates import find_duplicates, write_duplicates
 from latentsearch.indexer.serve.http_api import make_server, serve_until_interrupted
 from latentsearch.indexer.serve.launch import serve
@@ -33,6 +38,7 @@ __all__ = [
     "run_bench",
     "run_demo",
     "run_duplicates",
+    "run_outliers",
     "run_index",
     "run_sample",
     "run_search",
@@ -217,4 +223,18 @@ def run_duplicates(args: argparse.Namespace) -> int:
             print(f"  {path}")
     if args.out is not None:
         print(f"wrote {write_duplicates(report, args.out)}")
+    return 0
+
+
+def run_outliers(args: argparse.Namespace) -> int:
+    bundle = IndexBundle.load(args.index)
+    outliers, doubts = worst_rebuilt(bundle, args.n), label_doubts(bundle)
+    print(f"the {len(outliers)} of {len(bundle)} images the model rebuilds worst:")
+    for o in outliers:
+        print(f"  {o.error:.4g} (worse than {o.percentile:.1f}% of the collection)  {o.path}")
+    print(f"{len(doubts)} files whose label disagrees with their nearest neighbours':")
+    for d in doubts[: args.n]:
+        print(f"  {d.label} -> {d.neighbours_say} ({d.share:.0%} of neighbours)  {d.path}")
+    if args.out is not None:
+        print(f"wrote {write_outliers(outliers, doubts, args.out)}")
     return 0

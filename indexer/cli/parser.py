@@ -177,9 +177,13 @@ def _non_negative_float(text: str) -> float:
 
 
 def _csv_or_json(text: str) -> Path:
-    if Path(text).suffix.lower() not in (".csv", ".json"):
-        raise argparse.ArgumentTypeError(f"the file must end in .csv or .json, not {text!r}")
-    return Path(text)
+    from latentsearch.encoder.errors import UserError
+    from latentsearch.indexer.serve.report_file import check_format
+
+    try:
+        return check_format(text)
+    except UserError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def _add_duplicates(sub: argparse._SubParsersAction) -> None:
@@ -199,6 +203,16 @@ def _add_duplicates(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", type=_csv_or_json, help="write the groups to FILE.csv or FILE.json")
     p.add_argument("--show", type=_positive_int, default=10, help="groups printed (default 10)")
+    _add_trust(p)
+
+
+def _add_outliers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "outliers", help="the images the model rebuilds worst, and files whose label looks wrong"
+    )
+    p.add_argument("--index", required=True, type=Path)
+    p.add_argument("-n", type=_positive_int, default=20, help="images listed (default 20)")
+    p.add_argument("--out", type=_csv_or_json, help="write both lists to FILE.csv or FILE.json")
     _add_trust(p)
 
 
@@ -288,8 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="latentsearch", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    adders = (_add_train, _add_index, _add_search, _add_duplicates, _add_app_and_demo)
-    for add in (*adders, _add_sample, _add_bench):
+    adders = (_add_train, _add_index, _add_search, _add_duplicates, _add_outliers)
+    for add in (*adders, _add_app_and_demo, _add_sample, _add_bench):
         add(sub)
     return parser
 

@@ -10,9 +10,7 @@ darkened, optionally mirrored), and the threshold is the distance that reaches
 from __future__ import annotations
 
 import io
-import json
 import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +27,7 @@ from latentsearch.indexer.indexes.faiss_helpers import (
     search,
     stored_vectors,
 )
+from latentsearch.indexer.serve.report_file import write_report
 from latentsearch.indexer.store.bundle import IndexBundle
 
 log = logging.getLogger(__name__)
@@ -231,26 +230,11 @@ def find_duplicates(
 
 
 def write_duplicates(report: DuplicateReport, out: str | Path) -> Path:
-    """The groups as CSV (group, size, path, distance) or JSON, by ``out``'s suffix; written
-    beside and then moved over ``out``, so a failed write leaves an older file whole."""
-    out = Path(out)
-    if out.suffix.lower() not in (".csv", ".json"):
-        raise UserError(f"--out must end in .csv or .json, not {out.name!r}")
-    if out.suffix.lower() == ".json":
-        text = json.dumps(_as_dict(report), indent=2) + "\n"
-    else:
-        lines = ["group,size,path,distance"]
-        for n, group in enumerate(report.groups, start=1):
-            lines += [f"{n},{len(group.rows)},{_csv(p)},{group.distance:.6g}" for p in group.paths]
-        text = "\n".join(lines) + "\n"
-    partial = out.with_name(out.name + ".partial")
-    partial.write_text(text)
-    os.replace(partial, out)
-    return out
-
-
-def _csv(value: str) -> str:
-    return '"' + value.replace('"', '""') + '"' if any(c in value for c in ',"\n') else value
+    """The groups as CSV (group, size, path, distance) or JSON, by ``out``'s suffix."""
+    rows: list[list] = [["group", "size", "path", "distance"]]
+    for n, group in enumerate(report.groups, start=1):
+        rows += [[n, len(group.rows), path, f"{group.distance:.6g}"] for path in group.paths]
+    return write_report(out, _as_dict(report), rows)
 
 
 def _as_dict(report: DuplicateReport) -> dict:
