@@ -23,6 +23,7 @@ from latentsearch.indexer.serve.collection_map import NoMapError
 from latentsearch.indexer.serve.explorer import Explorer
 from latentsearch.indexer.serve.launch import TOKEN_ENV
 from latentsearch.indexer.store.bundle import current_index_build
+from latentsearch.webapp.collection_views import show_duplicates, show_outliers
 from latentsearch.webapp.generate import generate_panel
 from latentsearch.webapp.insight import show_map, show_model_view
 from latentsearch.webapp.query_input import current_query, forget_collection_query, query_controls
@@ -35,6 +36,7 @@ from latentsearch.webapp.views import (
 )
 
 INDEX_ENV = "LATENTSEARCH_INDEX"
+SEARCH, DUPLICATES, OUTLIERS = VIEWS = ("Search", "Duplicates", "Outliers")
 AUTHORISED = "authorised"
 INTRO = (
     "Find the pictures in a collection that look most like yours. An autoencoder boils "
@@ -76,18 +78,26 @@ def choose_index(index_dirs: list[str]) -> str:
     )
 
 
-def sidebar(explorer: Explorer) -> int:
+def sidebar(explorer: Explorer) -> tuple[str, int]:
     with st.sidebar:
+        view = st.radio("View", VIEWS, horizontal=True, key="view")
         st.header("Collection")
         st.markdown(collection_summary(explorer.bundle.manifest))
         with st.expander("Training: what was chosen, and why"):
             st.markdown(training_summary(explorer.training))
-        return st.slider("Results per column", min_value=1, max_value=50, value=12)
+        label = "Results per column" if view == SEARCH else "Images shown"
+        return view, st.slider(label, min_value=1, max_value=50, value=12)
 
 
 def page(index_dir: str) -> None:
     explorer = load_explorer(str(current_index_build(index_dir)))
-    k = sidebar(explorer)
+    shown, k = sidebar(explorer)
+    if shown == DUPLICATES:
+        show_duplicates(explorer)
+        return
+    if shown == OUTLIERS:
+        show_outliers(explorer, k)
+        return
     query_controls(explorer)
     query = current_query(explorer)
     generate_panel(explorer, query)

@@ -55,16 +55,19 @@ def all_errors(bundle: IndexBundle) -> tuple[np.ndarray, np.ndarray]:
     return rows, errors
 
 
-def worst_rebuilt(bundle: IndexBundle, count: int) -> list[Outlier]:
-    """The ``count`` images with the largest reconstruction errors, worst first."""
-    rows, errors = all_errors(bundle)
+def worst_of(rows: np.ndarray, errors: np.ndarray, paths: list[str], count: int) -> list[Outlier]:
+    """The ``count`` rows with the largest ``errors``, worst first, with their rank."""
     order = np.argsort(-errors, kind="stable")[:count]
     ranks = np.argsort(np.argsort(errors, kind="stable"), kind="stable")
-    paths = bundle.metadata.paths
     return [
         Outlier(int(rows[i]), paths[rows[i]], float(errors[i]), 100.0 * ranks[i] / len(rows))
         for i in order
     ]
+
+
+def worst_rebuilt(bundle: IndexBundle, count: int) -> list[Outlier]:
+    """The ``count`` images with the largest reconstruction errors, worst first."""
+    return worst_of(*all_errors(bundle), bundle.metadata.paths, count)
 
 
 def label_doubts(bundle: IndexBundle, k: int = NEIGHBOURS) -> list[LabelDoubt]:

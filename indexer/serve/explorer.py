@@ -25,6 +25,14 @@ from latentsearch.indexer.serve.collection_map import (
     sample_rows,
     stored_codes,
 )
+from latentsearch.indexer.serve.collection_outliers import (
+    LabelDoubt,
+    Outlier,
+    all_errors,
+    label_doubts,
+    worst_of,
+)
+from latentsearch.indexer.serve.duplicates import DuplicateReport, find_duplicates
 from latentsearch.indexer.serve.outliers import (
     OutlierScore,
     fit_ratio,
@@ -155,6 +163,24 @@ class Explorer:
             return None
         images = pixels.reshape(len(pixels), *self.bundle.model.config.input_shape)
         return fit_ratio(self.errors, flat_errors(images))
+
+    @cached_property
+    def duplicates(self) -> DuplicateReport:
+        """Near-duplicate groups with the calibrated threshold, found once per build."""
+        return find_duplicates(self.bundle)
+
+    @cached_property
+    def rebuild_errors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every live row and its reconstruction error, computed once per build."""
+        return all_errors(self.bundle)
+
+    def worst_rebuilt(self, count: int) -> list[Outlier]:
+        return worst_of(*self.rebuild_errors, self.bundle.metadata.paths, count)
+
+    @cached_property
+    def doubted_labels(self) -> list[LabelDoubt]:
+        """Files whose label their nearest neighbours disagree with, found once per build."""
+        return label_doubts(self.bundle)
 
     @cached_property
     def training(self) -> TrainConfig:
