@@ -12,6 +12,7 @@ the mixed folder, indexes it, and scores every image three ways, ROC AUC of each
 - reconstruction error (``latentsearch outliers``);
 - reconstruction error over the error of a flat image of the photo's mean colour (the
   share of the photo's own variation the model fails to rebuild);
+- the higher of the two ranks (0-1) above: unusual either way;
 - raw pixels: the L2 distance to the nearest other image (the kNN baseline).
 Writes WORK_DIR/outliers.json and prints a Markdown table (all, and per kind).
 """
@@ -85,12 +86,19 @@ def scores_of(index_dir: Path) -> dict[str, np.ndarray | list[str]]:
     flat = flat_errors(pixels.reshape(len(rows), *shape))
     distances, found = search(bundle.raw, pixels, 2)
     nearest_other = np.where(found[:, 0] == rows, distances[:, 1], distances[:, 0])
+    relative = errors / np.maximum(flat, 1e-6)
     return {
         "paths": [bundle.metadata.paths[r] for r in rows],
         "reconstruction error": errors,
-        "error over flat-image error": errors / np.maximum(flat, 1e-6),
+        "error over flat-image error": relative,
+        "the higher rank of the two": np.maximum(ranks(errors), ranks(relative)),
         "raw pixels: distance to nearest other": np.sqrt(nearest_other),
     }
+
+
+def ranks(scores: np.ndarray) -> np.ndarray:
+    """Each score's rank among all, 0 to 1."""
+    return np.argsort(np.argsort(scores, kind="stable"), kind="stable") / max(1, len(scores) - 1)
 
 
 def main() -> None:

@@ -228,3 +228,21 @@ def test_more_like_this_brings_the_new_query_into_view(server_url, browser_page,
         timeout=30_000,
     )
     assert "Query: 03.png" not in query.inner_text()  # a new query, now in view
+
+
+def test_the_collection_views_show_groups_and_outliers_with_their_images(server_url, browser_page):
+    page = browser_page
+    page.goto(server_url)
+    page.locator(IDLE).wait_for(timeout=90_000)
+    sidebar = page.locator("[data-testid=stSidebar]")
+    sidebar.get_by_text("Duplicates", exact=True).click()
+    page.get_by_text("Near-duplicates", exact=True).wait_for(timeout=90_000)
+    page.get_by_text("Group 1:", exact=False).first.wait_for(timeout=60_000)
+    page.locator("[data-testid=stMain] [data-testid=stImage]").nth(1).wait_for(timeout=60_000)
+    page.wait_for_function(ALL_IMAGES_LOADED, timeout=30_000)
+    sidebar.get_by_text("Outliers", exact=True).click()
+    page.get_by_text("What the model rebuilds worst", exact=True).wait_for(timeout=90_000)
+    reconstruction = page.get_by_text("its reconstruction").first
+    reconstruction.wait_for(timeout=60_000)
+    page.wait_for_function(ALL_IMAGES_LOADED, timeout=30_000)
+    assert reconstruction.is_visible()
