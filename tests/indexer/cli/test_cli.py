@@ -161,7 +161,18 @@ def test_console_script_help():
     assert command, "the latentsearch console script is not installed"
     done = subprocess.run([command, "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    commands = ("train", "index", "search", "app", "api", "demo", "sample", "bench")
+    commands = (
+        "train",
+        "index",
+        "search",
+        "duplicates",
+        "outliers",
+        "app",
+        "api",
+        "demo",
+        "sample",
+        "bench",
+    )
     assert "{" + ",".join(commands) + "}" in done.stdout
     for name in commands:
         assert any(line.split()[:1] == [name] for line in done.stdout.splitlines()), name
