@@ -105,12 +105,9 @@ def calibrate(
             f"none of the {len(files)} sampled files can be read to calibrate the threshold; "
             "pass --threshold"
         )
-    first = embed(originals)
-    distances = [
-        pair_distances(np.repeat(first[i : i + 1], len(row), axis=0), embed(row), metric)
-        for i, row in enumerate(copies)
-    ]
-    measured = np.concatenate(distances)
+    # one embedding call for all copies: each original's row repeated once per copy
+    first = np.repeat(embed(originals), len(kinds), axis=0)
+    measured = pair_distances(first, embed([c for row in copies for c in row]), metric)
     threshold = float(np.quantile(measured, CATCH_SHARE))
     return Calibration(threshold, len(measured), len(originals), tuple(kinds))
 
