@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 import streamlit.components.v1 as components
 
 from latentsearch.indexer.serve.collection_map import NoMapError
+from latentsearch.indexer.serve.denoise import png_bytes
 from latentsearch.indexer.serve.explorer import Explorer, ModelView
 from latentsearch.indexer.serve.queries import QueryError, QueryImage
 from latentsearch.webapp.charts import map_chart, map_frame
@@ -62,8 +65,9 @@ scroll();
 def show_model_view(explorer: Explorer, query: QueryImage, view: ModelView) -> None:
     """The query, the model's input (enlarged), its reconstruction and the outlier score;
     for a collection image, its original file to open."""
+    cleans = explorer.bundle.model.config.variant == "denoising"
     with st.container(key="query-view"):
-        _model_view_row(query, view, explorer.fit_ratio)
+        _model_view_row(query, view, explorer.fit_ratio, cleans)
         if query.row is not None:
             _original_button(explorer, query.row)
     if st.session_state.pop(SCROLL_TO_QUERY, False):
@@ -87,7 +91,9 @@ def _original_button(explorer: Explorer, row: int) -> None:
     )
 
 
-def _model_view_row(query: QueryImage, view: ModelView, fit_ratio: float | None) -> None:
+def _model_view_row(
+    query: QueryImage, view: ModelView, fit_ratio: float | None, cleans: bool
+) -> None:
     size = view.model_input.shape[0]
     label = f" · label {literal(query.label)}" if query.label else ""
     cells = st.columns([2, 2, 2, 3], vertical_alignment="top")
@@ -96,7 +102,17 @@ def _model_view_row(query: QueryImage, view: ModelView, fit_ratio: float | None)
     with cells[1]:
         st.image(enlarge(view.model_input), caption=f"What the model sees ({size}×{size})")
     with cells[2]:
-        if view.reconstruction is not None:
+        if view.reconstruction is not None and cleans:  # a denoising model: the cleaned photo
+            st.image(enlarge(view.reconstruction), caption="Cleaned by the denoising model")
+            st.download_button(
+                "Download the cleaned photo",
+                png_bytes(view.reconstruction),
+                file_name=f"{Path(query.name).stem}-cleaned.png",
+                key="cleaned",
+                icon=":material/download:",
+                on_click="ignore",
+            )
+        elif view.reconstruction is not None:
             st.image(enlarge(view.reconstruction), caption="Its reconstruction from the code")
     with cells[3]:
         _outlier_panel(view, fit_ratio)

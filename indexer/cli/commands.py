@@ -25,6 +25,7 @@ from latentsearch.indexer.serve.collection_outliers import (
     worst_rebuilt,
     write_outliers,
 )
+from latentsearch.indexer.serve.denoise import denoise_file
 from latentsearch.indexer.serve.duplicates import find_duplicates, write_duplicates
 from latentsearch.indexer.serve.http_api import make_server, serve_until_interrupted
 from latentsearch.indexer.serve.launch import serve
@@ -37,6 +38,7 @@ __all__ = [
     "run_app",
     "run_bench",
     "run_demo",
+    "run_denoise",
     "run_duplicates",
     "run_outliers",
     "run_index",
@@ -237,4 +239,9 @@ def run_outliers(args: argparse.Namespace) -> int:
         print(f"  {d.label} -> {d.neighbours_say} ({d.share:.0%} of neighbours)  {d.path}")
     if args.out is not None:
         print(f"wrote {write_outliers(outliers, doubts, args.out)}")
+    return 0
+
+
+def run_denoise(args: argparse.Namespace) -> int:
+    print(f"wrote the cleaned photo to {denoise_file(args.model, args.image, args.out)}")
     return 0

@@ -206,6 +206,13 @@ def _add_duplicates(sub: argparse._SubParsersAction) -> None:
     _add_trust(p)
 
 
+def _add_denoise(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("denoise", help="clean a photo with a model trained --variant denoising")
+    p.add_argument("image", type=Path)
+    p.add_argument("--model", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path, help="PNG file to write")
+
+
 def _add_outliers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "outliers", help="the images the model rebuilds worst, and files whose label looks wrong"
@@ -303,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     adders = (_add_train, _add_index, _add_search, _add_duplicates, _add_outliers)
-    for add in (*adders, _add_app_and_demo, _add_sample, _add_bench):
+    for add in (*adders, _add_denoise, _add_app_and_demo, _add_sample, _add_bench):
         add(sub)
     return parser
 

@@ -167,6 +167,7 @@ def test_console_script_help():
         "search",
         "duplicates",
         "outliers",
+        "denoise",
         "app",
         "api",
         "demo",
