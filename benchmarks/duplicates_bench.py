@@ -100,16 +100,19 @@ def scores(found: set[tuple[str, str]], truth: set[tuple[str, str]]) -> dict[str
     return {"pairs": len(found), "precision": precision, "recall": recall, "f1": f1}
 
 
-def group_scores(pairs: set[tuple[str, str]], truth: dict[str, int], true_count: int) -> dict:
-    """``scores`` of every pair within the groups the pairs join into, counted per group
-    (a group of g files holds g(g-1)/2 pairs; a hash's giant group would not fit listed)."""
+def group_scores(
+    pairs: dict[tuple[str, str], float], truth: dict[str, int], true_count: int
+) -> dict:
+    """``scores`` of every pair within the groups the pairs join into (as ``duplicates``
+    joins them: closest first, each method by its own distance), counted per group (a group
+    of g files holds g(g-1)/2 pairs; a hash's giant group would not fit listed)."""
     from collections import Counter
 
     from latentsearch.indexer.serve.duplicates import group_pairs
 
     names = sorted({p for pair in pairs for p in pair})
     number = {name: n for n, name in enumerate(names)}
-    groups = group_pairs([(number[a], number[b], 0.0) for a, b in pairs])
+    groups = group_pairs(sorted((number[a], number[b], d) for (a, b), d in pairs.items()))
     found = sum(len(g) * (len(g) - 1) // 2 for g in groups)
     hits = 0
     for g in groups:
@@ -121,7 +124,7 @@ def group_scores(pairs: set[tuple[str, str]], truth: dict[str, int], true_count:
     return {"pairs": found, "precision": precision, "recall": recall, "f1": f1}
 
 
-def latentsearch_methods(folder: Path, work: Path) -> dict[str, tuple[set, float]]:
+def latentsearch_methods(folder: Path, work: Path) -> dict[str, tuple[dict, float]]:
     from latentsearch.indexer.pipeline.build import build_index
     from latentsearch.indexer.pipeline.train import train_on_folder
     from latentsearch.indexer.serve.duplicates import find_duplicates
@@ -143,34 +146,40 @@ def latentsearch_methods(folder: Path, work: Path) -> dict[str, tuple[set, float
         report = find_duplicates(bundle, pixels=pixels)
         seconds = time.perf_counter() - began
         paths = bundle.metadata.paths
-        pairs = {tuple(sorted((paths[a], paths[b]))) for a, b, _ in report.pairs}
+        pairs = {(paths[a], paths[b]) if paths[a] < paths[b] else (paths[b], paths[a]): d
+                 for a, b, d in report.pairs}  # fmt: skip
         print(f"{name}: threshold {report.threshold:.4g}, {len(report.groups)} groups")
         found[name] = (pairs, seconds)
     return found
 
 
-def imagededup_methods(folder: Path) -> dict[str, tuple[set, float]]:
+def imagededup_methods(folder: Path) -> dict[str, tuple[dict, float]]:
     """Each hash method's pairs and seconds, from a child process: after TensorFlow has
     loaded, imagededup's forked worker processes hang (``--imagededup FOLDER``)."""
     command = [sys.executable, __file__, "--imagededup", str(folder)]
     child = json.loads(subprocess.run(command, check=True, capture_output=True).stdout)
     return {
-        name: ({tuple(pair) for pair in pairs}, seconds) for name, (pairs, seconds) in child.items()
+        name: ({(a, b): d for a, b, d in pairs}, seconds)
+        for name, (pairs, seconds) in child.items()
     }
 
 
 def run_imagededup(folder: Path) -> None:
-    """Print each hash method's pairs and seconds as JSON."""
+    """Print each hash method's pairs (with their Hamming distance) and seconds as JSON."""
     from imagededup.methods import AHash, DHash, PHash, WHash
 
     found = {}
     for method in (PHash, DHash, WHash, AHash):
         began = time.perf_counter()
-        duplicates = method(verbose=False).find_duplicates(image_dir=folder, recursive=True)
+        hasher = method(verbose=False)
+        duplicates = hasher.find_duplicates(image_dir=folder, recursive=True, scores=True)
         seconds = time.perf_counter() - began
-        pairs = {tuple(sorted((str(folder / a), str(folder / b))))
-                 for a, dups in duplicates.items() for b in dups}  # fmt: skip
-        found[f"imagededup {method.__name__}"] = (sorted(pairs), seconds)
+        pairs = {tuple(sorted((str(folder / a), str(folder / b)))): float(d)
+                 for a, dups in duplicates.items() for b, d in dups}  # fmt: skip
+        found[f"imagededup {method.__name__}"] = (
+            [[*p, d] for p, d in sorted(pairs.items())],
+            seconds,
+        )
     print(json.dumps(found))
 
 
@@ -198,7 +207,7 @@ def main() -> None:
     for name, (pairs, seconds) in found.items():
         row = {"method": name, "seconds": seconds, "seconds_per_10k": seconds * 1e4 / files}
         grouped = group_scores(pairs, truth, len(wanted))
-        rows.append({**row, "pairs": scores(pairs, wanted), "groups": grouped})
+        rows.append({**row, "pairs": scores(set(pairs), wanted), "groups": grouped})
     (args.work / "duplicates.json").write_text(json.dumps({"files": files, "rows": rows}, indent=2))
     print("| method | pairs P | R | F1 | groups P | R | F1 | s per 10k photos |")
     print("|---|---|---|---|---|---|---|---|")
