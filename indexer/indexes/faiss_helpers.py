@@ -179,6 +179,20 @@ def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray,
     return distances, ids
 
 
+def stored_neighbours(
+    index: faiss.Index, rows: np.ndarray, k: int, batch: int = 1024
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """For each of ``rows`` (ids the index holds): the row, and the distances and ids of its
+    ``k`` nearest other stored vectors (itself left out, -1 padded), a batch at a time so
+    a large collection's vectors are never all in memory."""
+    for start in range(0, len(rows), batch):
+        part = np.asarray(rows[start : start + batch])
+        distances, found = search(index, stored_vectors(index, part), k + 1)
+        for row, far, near in zip(part, distances, found, strict=True):
+            others = near != row
+            yield int(row), far[others][:k], near[others][:k]
+
+
 def pair_distances(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
     """The distance from each row of ``a`` to the same row of ``b`` (both as stored), as
     ``search`` gives it: cosine ``1 - a.b``, squared L2, or Hamming bits of packed codes."""

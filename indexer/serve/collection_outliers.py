@@ -15,7 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from latentsearch.encoder.inference import encode_images, errors_of
-from latentsearch.indexer.indexes.faiss_helpers import search, stored_vectors
+from latentsearch.indexer.indexes.faiss_helpers import stored_neighbours, stored_vectors
 from latentsearch.indexer.serve.outliers import rebuild
 from latentsearch.indexer.serve.report_file import write_report
 from latentsearch.indexer.store.bundle import IndexBundle
@@ -78,17 +78,14 @@ def label_doubts(bundle: IndexBundle, k: int = NEIGHBOURS) -> list[LabelDoubt]:
     if len(rows) < 2:
         return []
     doubts = []
-    for start in range(0, len(rows), BATCH):
-        part = rows[start : start + BATCH]
-        _, found = search(bundle.latent, stored_vectors(bundle.latent, part), k + 1)
-        for row, near in zip(part, found, strict=True):
-            labels = [meta.labels[n] for n in near if n >= 0 and n != row][:k]
-            if not labels:
-                continue
-            said, votes = Counter(labels).most_common(1)[0]
-            share = votes / len(labels)
-            if said is not None and said != meta.labels[row] and share >= MAJORITY:
-                doubts.append(LabelDoubt(int(row), meta.paths[row], meta.labels[row], said, share))
+    for row, _, near in stored_neighbours(bundle.latent, rows, k):
+        labels = [meta.labels[n] for n in near if n >= 0]
+        if not labels:
+            continue
+        said, votes = Counter(labels).most_common(1)[0]
+        share, own = votes / len(labels), meta.labels[row]
+        if said is not None and own is not None and said != own and share >= MAJORITY:
+            doubts.append(LabelDoubt(row, meta.paths[row], own, said, share))
     return sorted(doubts, key=lambda d: (-d.share, d.row))
 
 

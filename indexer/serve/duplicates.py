@@ -24,8 +24,7 @@ from latentsearch.indexer.files.images import ImageReadError, load_image, open_i
 from latentsearch.indexer.indexes.faiss_helpers import (
     pair_distances,
     prepare_vectors,
-    search,
-    stored_vectors,
+    stored_neighbours,
 )
 from latentsearch.indexer.serve.report_file import write_report
 from latentsearch.indexer.store.bundle import IndexBundle
@@ -113,15 +112,14 @@ def calibrate(
 
 
 def close_pairs(
-    index, vectors: np.ndarray, rows: np.ndarray, threshold: float, k: int = NEIGHBOURS
+    index, rows: np.ndarray, threshold: float, k: int = NEIGHBOURS
 ) -> list[tuple[int, int, float]]:
     """Each pair of ``rows`` (once, smaller row first) whose distance is within
     ``threshold``, from every row's ``k`` nearest neighbours in ``index``."""
-    distances, found = search(index, vectors, k + 1)
     pairs: dict[tuple[int, int], float] = {}
-    for row, near, far in zip(rows, found, distances, strict=True):
+    for row, far, near in stored_neighbours(index, rows, k):
         for other, distance in zip(near, far, strict=True):
-            if other >= 0 and other != row and distance <= threshold:
+            if other >= 0 and distance <= threshold:
                 key = (min(int(row), int(other)), max(int(row), int(other)))
                 pairs[key] = min(float(distance), pairs.get(key, np.inf))
     return [(a, b, d) for (a, b), d in sorted(pairs.items())]
@@ -211,7 +209,7 @@ def find_duplicates(
             100 * CATCH_SHARE,
             calibration.copies,
         )
-    pairs = close_pairs(index, stored_vectors(index, rows), rows, threshold)
+    pairs = close_pairs(index, rows, threshold)
     largest: dict[int, float] = {}
     groups = group_pairs(pairs)
     member_group = {row: n for n, group in enumerate(groups) for row in group}

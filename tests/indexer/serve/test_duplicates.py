@@ -41,7 +41,7 @@ def test_close_pairs_keeps_planted_copies_and_nothing_else():
     vectors[[10, 20, 30]] = vectors[[11, 21, 31]] + 0.01 * rng.normal(size=(3, 16))
     stored = prepare_vectors(vectors, "cosine")
     index = filled_index("Flat", stored, "cosine")
-    pairs = close_pairs(index, stored, np.arange(200), threshold=0.01)
+    pairs = close_pairs(index, np.arange(200), threshold=0.01)
     assert [(a, b) for a, b, _ in pairs] == [(10, 11), (20, 21), (30, 31)]
     assert all(0 <= d <= 0.01 for _, _, d in pairs)
 
