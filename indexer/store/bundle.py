@@ -210,7 +210,7 @@ class IndexBundle:
         verify_build(folder, manifest)
         try:
             latent = read_index(folder / LATENT_FILE)
-            raw = read_index(folder / RAW_FILE)
+            raw = read_index(folder / RAW_FILE, mapped=True)  # a bundle only searches
             model = load_model(folder / MODEL_DIR)
             metadata = Metadata.open(folder / METADATA_FILE)
         except (IndexFileError, ModelLoadError, MetadataError) as err:

@@ -55,3 +55,26 @@ def test_a_build_stores_raw_pixels_in_bytes(built_index_dir):
     assert isinstance(inner, faiss.IndexScalarQuantizer)
     assert inner.code_size == bundle.manifest.raw_dim == 16 * 16 * 3
     assert bundle.raw.metric_type == faiss.METRIC_L2
+
+
+def test_a_mapped_index_searches_from_the_file_and_answers_the_same(tmp_path):
+    vectors, ids = pixels(), np.arange(300) + 7
+    index = new_pixel_index(48)
+    add_vectors(index, vectors, ids)
+    write_index(index, tmp_path / "raw.faiss")
+    mapped = read_index(tmp_path / "raw.faiss", mapped=True)
+
+    codes = faiss.downcast_index(faiss.downcast_index(mapped).index).codes
+    assert not codes.is_owned  # a view of the mapped file, not a private copy
+    np.testing.assert_array_equal(
+        search(mapped, vectors[:20], 5)[1], search(index, vectors[:20], 5)[1]
+    )
+    np.testing.assert_array_equal(stored_vectors(mapped, ids[:9]), stored_vectors(index, ids[:9]))
+
+
+def test_a_loaded_bundle_maps_its_raw_pixels(built_index_dir):
+    bundle = IndexBundle.load(built_index_dir)
+    try:
+        assert not faiss.downcast_index(faiss.downcast_index(bundle.raw).index).codes.is_owned
+    finally:
+        bundle.metadata.close()
