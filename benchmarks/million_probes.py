@@ -76,6 +76,11 @@ def exact_recall(index_dir: Path, queries: list[Path], export: Path) -> dict:
     _, found = search(index, codes, 10)
     truth = ids[truth_rows]
     recall = np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found, strict=True)])
+    latencies = []
+    for row in codes[:200]:
+        begun = time.perf_counter()
+        search(index, row[np.newaxis], 10)
+        latencies.append((time.perf_counter() - begun) * 1e3)
     (export / "codes").mkdir(parents=True, exist_ok=True)
     np.save(export / "codes" / "codes.npy", vectors)
     np.save(export / "queries.npy", codes)
@@ -84,6 +89,14 @@ def exact_recall(index_dir: Path, queries: list[Path], export: Path) -> dict:
         "index": type(faiss.downcast_index(index)).__name__,
         "queries": len(codes),
         "recall_at_10": round(float(recall), 4),
+        **percentiles("latent_search", latencies),
+    }
+
+
+def percentiles(name: str, milliseconds: list[float]) -> dict:
+    return {
+        f"{name}_p50_ms": round(float(np.percentile(milliseconds, 50)), 2),
+        f"{name}_p95_ms": round(float(np.percentile(milliseconds, 95)), 2),
     }
 
 
@@ -127,17 +140,20 @@ def api_probe(index_dir: Path, queries: list[Path]) -> dict:
             except OSError:
                 time.sleep(0.2)
         ready = time.perf_counter() - started
-        latencies = []
+        latencies, inside = [], {"latent_ms": [], "raw_ms": []}
         for query in queries:
             request = urllib.request.Request(f"{base}/search?k=10", data=query.read_bytes())
             begun = time.perf_counter()
-            json.loads(urllib.request.urlopen(request, timeout=60).read())
+            answer = json.loads(urllib.request.urlopen(request, timeout=60).read())
             latencies.append((time.perf_counter() - begun) * 1e3)
+            for key, values in inside.items():
+                values.append(answer[key])
         return {
             "ready_s": round(ready, 2),
             "searches": len(latencies),
-            "p50_ms": round(float(np.percentile(latencies, 50)), 1),
-            "p95_ms": round(float(np.percentile(latencies, 95)), 1),
+            **percentiles("request", latencies),
+            **percentiles("latent_part", inside["latent_ms"]),
+            **percentiles("raw_part", inside["raw_ms"]),
             "peak_rss_mib": peak_rss_mib(server.pid),
         }
     finally:

@@ -38,5 +38,5 @@ def test_every_step_reports_and_the_update_touches_one_percent(
     assert update["files"]["unchanged"] == COUNT - COUNT // 100
     assert 0 < update["of_build"] < 1
     assert 0.5 <= report["recall"]["recall_at_10"] <= 1.0  # IVF: approximate, not broken
-    assert report["api"]["searches"] == 200 and report["api"]["p50_ms"] > 0
+    assert report["api"]["searches"] == 200 and report["api"]["request_p50_ms"] > 0
     assert report["page"]["first_result_s"] > 0 and report["cli_search"]["seconds"] > 0
