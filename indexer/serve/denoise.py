@@ -3,18 +3,20 @@
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from latentsearch.encoder.errors import UserError
 from latentsearch.encoder.inference import encode_images
 from latentsearch.encoder.training import TrainedModel, load_model
 from latentsearch.indexer.files.images import load_image
+from latentsearch.indexer.files.pictures import as_picture, png_bytes
 from latentsearch.indexer.serve.outliers import rebuild
+
+# png_bytes: the page shows a cleaned photo through this module, the serving layer
+__all__ = ["NotADenoiserError", "check_denoiser", "denoise", "denoise_file", "png_bytes"]
 
 
 class NotADenoiserError(UserError):
@@ -35,17 +37,6 @@ def denoise(model: TrainedModel, image: np.ndarray) -> np.ndarray:
     check_denoiser(model)
     batch = image[np.newaxis].astype(np.float32)
     return np.clip(rebuild(model, batch, encode_images(model.encoder, batch))[0], 0.0, 1.0)
-
-
-def as_picture(image: np.ndarray) -> Image.Image:
-    pixels = np.rint(np.asarray(image) * 255).astype(np.uint8)
-    return Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    as_picture(image).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def denoise_file(model_dir: str | Path, image: str | Path, out: str | Path) -> Path:

@@ -6,14 +6,12 @@ draws variations of the current query; either can then be searched like an uploa
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
-from PIL import Image
 
 from latentsearch.encoder.config import GENERATIVE, ModelConfig
 from latentsearch.encoder.sampling import generate
 from latentsearch.encoder.training import TrainedModel
+from latentsearch.indexer.files.pictures import png_bytes
 from latentsearch.indexer.serve.queries import PREVIEW_SIDE, QueryImage
 
 
@@ -35,19 +33,8 @@ def imagine(
     return np.clip(drawn, 0.0, 1.0).astype(np.float32)
 
 
-def preview_png(image: np.ndarray, side: int = PREVIEW_SIDE) -> bytes:
-    """A model-sized image enlarged (nearest neighbour: its pixels stay visible), as PNG."""
-    pixels = (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
-    if pixels.shape[-1] == 1:
-        pixels = np.repeat(pixels, 3, axis=-1)
-    picture = Image.fromarray(pixels, "RGB").resize((side, side), Image.Resampling.NEAREST)
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def imagined_query(image: np.ndarray, name: str, label: str | None = None) -> QueryImage:
     """A generated image as a query; its label (a cvae's choice) lets the page show
     how many results carry it."""
     image = np.asarray(image, np.float32)
-    return QueryImage(image=image, name=name, preview=preview_png(image), label=label)
+    return QueryImage(image=image, name=name, preview=png_bytes(image, PREVIEW_SIDE), label=label)
