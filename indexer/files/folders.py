@@ -50,6 +50,7 @@ class ImageBatch:
     labels: list[str | None]
     thumbnails: list[bytes]
     hashes: list[str] = field(default_factory=list)  # sha256 of each file's bytes
+    signatures: list[tuple[int, int, int]] = field(default_factory=list)  # file_signature
 
 
 @dataclass
@@ -123,6 +124,7 @@ def _collect(scan: FolderScan, chunk: Sequence[Path], futures: list[Future]) -> 
         batch.labels.append(label_for(path, scan.root))
         batch.thumbnails.append(image.thumbnail)
         batch.hashes.append(image.sha256)
+        batch.signatures.append(image.signature)
     if pixels:
         batch.images = as_model_input(np.stack(pixels))
     return batch

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from latentsearch.encoder.errors import UserError
+from latentsearch.indexer.files.listing import file_signature
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +266,8 @@ class IndexedImage:
     pixels: np.ndarray  # (size, size, channels) uint8: ``as_model_input`` gives load_image's
     thumbnail: bytes  # JPEG
     sha256: str  # of the file's bytes
+    # (size, mtime_ns, when it was seen in ns): lets `index --update` skip re-hashing it
+    signature: tuple[int, int, int] = (0, 0, 0)
 
 
 def read_for_index(
@@ -278,6 +281,7 @@ def read_for_index(
     The thumbnail shows the whole upright photo, not the model's square crop. A small RGB
     JPEG shown as stored is its own thumbnail: encoding it again would only lose quality.
     """
+    signature = file_signature(path)  # before the read: a later change gets a new one
     data = read_file(path)
     img, as_stored = _decode(data, os.fspath(path), draft_side(size))
     pixels = _model_pixels(img, size, channels)
@@ -289,7 +293,7 @@ def read_for_index(
         and len(data) <= OWN_THUMBNAIL_BYTES
     )
     thumbnail = data if own_thumbnail else make_thumbnail(img, thumb_side, in_place=True)
-    return IndexedImage(pixels, thumbnail, hashlib.sha256(data).hexdigest())
+    return IndexedImage(pixels, thumbnail, hashlib.sha256(data).hexdigest(), signature)
 
 
 def read_with_preview(data: bytes, size: int, channels: int, preview_side: int):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -40,3 +41,12 @@ def label_for(path: Path, root: Path) -> str | None:
     except ValueError:
         raise ValueError(f"{path} is not inside {root}") from None
     return parts[0] if len(parts) > 1 else None
+
+
+def file_signature(path: str | os.PathLike) -> tuple[int, int, int]:
+    """(size, modification time, now) in bytes and ns; (0, 0, 0) when it cannot be read."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return (0, 0, 0)
+    return (status.st_size, status.st_mtime_ns, time.time_ns())

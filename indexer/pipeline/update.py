@@ -21,6 +21,7 @@ from latentsearch.encoder.devices import for_indexing
 from latentsearch.encoder.training import TrainedModel, load_model, model_files
 from latentsearch.indexer.files.corpus import resolve_data
 from latentsearch.indexer.files.folders import FolderScan, hash_files, read_batches
+from latentsearch.indexer.files.listing import file_signature
 from latentsearch.indexer.indexes.choice import index_type_of
 from latentsearch.indexer.indexes.faiss_helpers import read_index, remove_ids
 from latentsearch.indexer.pipeline.build import BuildSettings, NothingToIndexError, build_index
@@ -40,6 +41,7 @@ from latentsearch.indexer.store.disk import staged_build
 from latentsearch.indexer.store.metadata import Metadata, MetadataError, MetadataWriter
 
 log = logging.getLogger(__name__)
+RACY_NS = 2_000_000_000  # a record taken this soon after the file's last change is re-checked
 
 
 @dataclass(frozen=True)
@@ -130,12 +132,37 @@ def update_index(
     return _apply_update(folder, model, Path(model_dir), out_dir, previous, plan, settings)
 
 
+def unchanged_hashes(metadata: Metadata, paths: list[str]) -> list[str | None]:
+    """Per listed file, its stored hash when its size and modification time are the ones
+    recorded (None: hash it again). A file changed within ``RACY_NS`` of being recorded
+    could keep its modification time, so such a record is not trusted (as git does)."""
+    stored = metadata.signatures
+    if stored is None or metadata.hashes is None:
+        return [None] * len(paths)
+    rows = {path: row for row, path in enumerate(metadata.paths) if path}
+    found: list[str | None] = []
+    for path in paths:
+        row = rows.get(path)
+        size, mtime, seen = stored[row] if row is not None else (0, 0, 0)
+        now = file_signature(path)
+        trusted = seen and seen - mtime > RACY_NS and (now[0], now[1]) == (size, mtime)
+        found.append(metadata.hashes[row] if trusted and row is not None else None)
+    return found
+
+
 def _load_plan(previous: Path, scan: FolderScan, settings: BuildSettings) -> UpdatePlan:
     metadata = Metadata.open(previous / METADATA_FILE)
     try:
-        hashes = hash_files(scan.paths, settings.workers)
+        paths = [str(p) for p in scan.paths]
+        kept = unchanged_hashes(metadata, paths)
+        stale = [Path(p) for p, h in zip(paths, kept, strict=True) if h is None]
+        fresh = iter(hash_files(stale, settings.workers))
+        hashes = [h if h is not None else next(fresh) for h in kept]
+        log.info(
+            "update: hashed %d of %d files; the rest kept size and time", len(stale), len(kept)
+        )
         known = metadata.hashes or []  # rebuild_reason sent builds without hashes to a full build
-        return plan_update(metadata.paths, known, [str(p) for p in scan.paths], hashes)
+        return plan_update(metadata.paths, known, paths, hashes)
     finally:
         metadata.close()
 

@@ -56,7 +56,9 @@ class IndexWriter:
             vectors = prepare_vectors(codes, self.metric, self.model.config.binary_threshold)
             add_vectors(self.latent, vectors, ids)
         add_vectors(self.raw, batch.images, ids)
-        self.metadata.append(batch.paths, batch.labels, batch.thumbnails, errors, batch.hashes)
+        self.metadata.append(
+            batch.paths, batch.labels, batch.thumbnails, errors, batch.hashes, batch.signatures
+        )
         self.next_id += len(batch.paths)
 
 

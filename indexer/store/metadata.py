@@ -17,6 +17,8 @@ _TEXT = h5py.string_dtype("utf-8")
 _BYTES = h5py.vlen_dtype(np.uint8)
 ERRORS_DATASET = "reconstruction_error"
 HASH_DATASET = "sha256"
+# per file (size, mtime_ns, when seen): an update re-hashes only files whose stat changed
+SIGNATURE_DATASET = "file_signature"
 # Thumbnails are written 96 px; the page decodes what it is given, so nothing larger is
 # passed on from a crafted or damaged file.
 MAX_THUMBNAIL_SIDE = 1024
@@ -64,11 +66,21 @@ class MetadataWriter:
         self._error = self._column(ERRORS_DATASET, np.float32)
         # content hash per file, so `index --update` re-encodes only new or changed files
         self._hash = self._column(HASH_DATASET, _TEXT)
+        self._signature = self._signature_column()
 
     def _column(self, name: str, dtype: object) -> h5py.Dataset:
         if name in self._file:
             return self._file[name]
         return self._file.create_dataset(name, (0,), dtype, maxshape=(None,), chunks=True)
+
+    def _signature_column(self) -> h5py.Dataset:
+        rows = self._path.shape[0]
+        if SIGNATURE_DATASET in self._file:
+            return self._file[SIGNATURE_DATASET]
+        # an older file gains the column with zeros (unknown) for the rows it has
+        return self._file.create_dataset(
+            SIGNATURE_DATASET, (rows, 3), np.int64, maxshape=(None, 3), chunks=(256, 3)
+        )
 
     def append(
         self,
@@ -77,11 +89,14 @@ class MetadataWriter:
         thumbnails: list[bytes],
         errors: np.ndarray | None = None,
         hashes: list[str] | None = None,
+        signatures: list[tuple[int, int, int]] | None = None,
     ) -> None:
         start = self._path.shape[0]
         end = start + len(paths)
         for dataset in (self._path, self._label, self._thumb, self._error, self._hash):
             dataset.resize((end,))
+        self._signature.resize((end, 3))
+        self._signature[start:end] = signatures if signatures else np.zeros((len(paths), 3))
         self._error[start:end] = np.nan if errors is None else errors
         self._hash[start:end] = hashes if hashes is not None else [""] * len(paths)
         self._path[start:end] = paths
@@ -97,6 +112,7 @@ class MetadataWriter:
             self._path[row] = ""
             self._label[row] = ""
             self._hash[row] = ""
+            self._signature[row] = 0
             self._thumb[row] = np.empty(0, np.uint8)
             self._error[row] = np.nan
         self._check()
@@ -135,6 +151,7 @@ class Metadata:
     file: h5py.File
     errors: np.ndarray | None = None  # reconstruction errors; None in older index builds
     hashes: list[str] | None = None  # sha256 per file; None in older builds; "" = deleted row
+    signatures: np.ndarray | None = None  # (rows, 3) file_signature; 0s: unknown
 
     @classmethod
     def open(cls, path: Path) -> Metadata:
@@ -154,10 +171,11 @@ class Metadata:
                 if HASH_DATASET in handle
                 else None
             )
+            signatures = handle[SIGNATURE_DATASET][:] if SIGNATURE_DATASET in handle else None
         except (OSError, KeyError) as err:
             handle.close()
             raise MetadataError(f"cannot read metadata file {path}: {err}") from err
-        return cls(paths=paths, labels=labels, file=handle, errors=errors, hashes=hashes)
+        return cls(paths, labels, handle, errors, hashes, signatures)
 
     def __len__(self) -> int:
         return len(self.paths)

@@ -1,7 +1,9 @@
 """``index --update``: only new or changed files are encoded; untouched ids and vectors stay."""
 
 import logging
+import os
 import shutil
+import time
 
 import keras
 import numpy as np
@@ -12,9 +14,11 @@ from latentsearch.encoder.training import ENCODER_FILE, model_files
 from latentsearch.indexer.cli.parser import main
 from latentsearch.indexer.files.folders import file_sha256, hash_files
 from latentsearch.indexer.files.images import load_image
+from latentsearch.indexer.files.listing import file_signature
 from latentsearch.indexer.indexes.faiss_helpers import prepare_vectors, stored_ids, stored_vectors
-from latentsearch.indexer.pipeline.build import BuildSettings
-from latentsearch.indexer.pipeline.update import plan_update, update_index
+from latentsearch.indexer.pipeline import update as update_module
+from latentsearch.indexer.pipeline.build import BuildSettings, build_index
+from latentsearch.indexer.pipeline.update import plan_update, unchanged_hashes, update_index
 from latentsearch.indexer.serve.search import Searcher
 from latentsearch.indexer.store.bundle import (
     MODEL_DIR,
@@ -22,6 +26,7 @@ from latentsearch.indexer.store.bundle import (
     IndexLoadError,
     current_index_build,
 )
+from latentsearch.indexer.store.metadata import Metadata
 
 SETTINGS = BuildSettings(batch_size=16, workers=2)
 
@@ -180,3 +185,47 @@ def test_hash_files_keeps_order(image_folder):
     paths = sorted(image_folder.rglob("*.png"))
     assert hash_files(paths, workers=3) == [file_sha256(p) for p in paths]
     assert hash_files([], workers=2) == []
+
+
+def signed_file(path, content: bytes, age_s: float):
+    """Write ``path`` and date its modification ``age_s`` seconds back."""
+    path.write_bytes(content)
+    when = time.time_ns() - int(age_s * 1e9)
+    os.utime(path, ns=(when, when))
+    return path
+
+
+def test_unchanged_hashes_trusts_only_a_settled_unchanged_signature(tmp_path):
+    kept, touched, racy, unsigned = (
+        signed_file(tmp_path / f"{name}.png", b"x" * 10, 3600)
+        for name in ("kept", "touched", "racy", "unsigned")
+    )
+    rows = [kept, touched, racy, unsigned]
+    signatures = np.array([file_signature(p) for p in rows])
+    signatures[2, 2] = signatures[2, 1] + 1_000_000  # recorded 1 ms after its last change
+    signatures[3] = 0  # an older build, or one from the Ray engine: nothing recorded
+    metadata = Metadata([str(p) for p in rows], [None] * 4, None, None, list("abcd"), signatures)
+    os.utime(touched, ns=(time.time_ns(), time.time_ns()))  # same size, new time
+
+    found = unchanged_hashes(metadata, [str(p) for p in rows] + [str(tmp_path / "new.png")])
+    assert found == ["a", None, None, None, None]
+
+
+def test_update_hashes_only_files_whose_signature_changed(
+    folder_and_index, trained_model_dir, make_image, monkeypatch
+):
+    folder, out = folder_and_index
+    hour_ago = time.time_ns() - 3_600_000_000_000
+    for path in folder.rglob("*.png"):  # settled long before a build records them
+        os.utime(path, ns=(hour_ago, hour_ago))
+    shutil.rmtree(out)
+    build_index(folder, trained_model_dir, out, SETTINGS)
+    changed = make_image(folder / "green" / "03.png", (10, 10, 10), seed=42)
+    hashed = []
+    real = update_module.hash_files
+    monkeypatch.setattr(update_module, "hash_files", lambda p, w: hashed.extend(p) or real(p, w))
+
+    manifest = update_index(folder, trained_model_dir, out, SETTINGS)
+
+    assert [p.resolve() for p in hashed] == [changed.resolve()]
+    assert manifest.update["added"] == 1 and manifest.update["removed"] == 1
