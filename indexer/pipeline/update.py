@@ -136,17 +136,20 @@ def unchanged_hashes(metadata: Metadata, paths: list[str]) -> list[str | None]:
     """Per listed file, its stored hash when its size and modification time are the ones
     recorded (None: hash it again). A file changed within ``RACY_NS`` of being recorded
     could keep its modification time, so such a record is not trusted (as git does)."""
-    stored = metadata.signatures
-    if stored is None or metadata.hashes is None:
+    stored, hashes = metadata.signatures(), metadata.hashes
+    if stored is None or hashes is None:
         return [None] * len(paths)
     rows = {path: row for row, path in enumerate(metadata.paths) if path}
     found: list[str | None] = []
     for path in paths:
         row = rows.get(path)
-        size, mtime, seen = stored[row] if row is not None else (0, 0, 0)
+        if row is None:
+            found.append(None)
+            continue
+        size, mtime, seen = stored[row]
         now = file_signature(path)
         trusted = seen and seen - mtime > RACY_NS and (now[0], now[1]) == (size, mtime)
-        found.append(metadata.hashes[row] if trusted and row is not None else None)
+        found.append(hashes[row] if trusted else None)
     return found
 
 

@@ -151,7 +151,6 @@ class Metadata:
     file: h5py.File
     errors: np.ndarray | None = None  # reconstruction errors; None in older index builds
     hashes: list[str] | None = None  # sha256 per file; None in older builds; "" = deleted row
-    signatures: np.ndarray | None = None  # (rows, 3) file_signature; 0s: unknown
 
     @classmethod
     def open(cls, path: Path) -> Metadata:
@@ -171,14 +170,20 @@ class Metadata:
                 if HASH_DATASET in handle
                 else None
             )
-            signatures = handle[SIGNATURE_DATASET][:] if SIGNATURE_DATASET in handle else None
         except (OSError, KeyError) as err:
             handle.close()
             raise MetadataError(f"cannot read metadata file {path}: {err}") from err
-        return cls(paths, labels, handle, errors, hashes, signatures)
+        return cls(paths=paths, labels=labels, file=handle, errors=errors, hashes=hashes)
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    def signatures(self) -> np.ndarray | None:
+        """(rows, 3) file signatures (0s: unknown); None in older builds. Read on demand:
+        only an update needs them, not a server starting up."""
+        if SIGNATURE_DATASET not in self.file:
+            return None
+        return self.file[SIGNATURE_DATASET][:]
 
     def live_rows(self) -> list[int]:
         """Rows of indexed files (an incremental update blanks the rows of deleted ones)."""

@@ -26,7 +26,7 @@ from latentsearch.indexer.store.bundle import (
     IndexLoadError,
     current_index_build,
 )
-from latentsearch.indexer.store.metadata import Metadata
+from latentsearch.indexer.store.metadata import SIGNATURE_DATASET, Metadata
 
 SETTINGS = BuildSettings(batch_size=16, workers=2)
 
@@ -204,7 +204,8 @@ def test_unchanged_hashes_trusts_only_a_settled_unchanged_signature(tmp_path):
     signatures = np.array([file_signature(p) for p in rows])
     signatures[2, 2] = signatures[2, 1] + 1_000_000  # recorded 1 ms after its last change
     signatures[3] = 0  # an older build, or one from the Ray engine: nothing recorded
-    metadata = Metadata([str(p) for p in rows], [None] * 4, None, None, list("abcd"), signatures)
+    stored = {SIGNATURE_DATASET: signatures}  # what Metadata reads from its HDF5 file
+    metadata = Metadata([str(p) for p in rows], [None] * 4, stored, None, list("abcd"))
     os.utime(touched, ns=(time.time_ns(), time.time_ns()))  # same size, new time
 
     found = unchanged_hashes(metadata, [str(p) for p in rows] + [str(tmp_path / "new.png")])
