@@ -153,10 +153,32 @@ def _model_inputs(images: np.ndarray, config: ModelConfig, labels: np.ndarray | 
     return {"image": images, "label": one_hot}
 
 
+class StopWhenLearningRateSpent(keras.callbacks.Callback):
+    """Stop once the plateau schedule has cut the learning rate below ``floor``.
+
+    Early stopping waits for an epoch with no improvement at all, and on a small collection
+    the loss keeps creeping down by millionths while the rate is halved to nothing: the
+    last half of a 40-epoch run then changes no weight that matters.
+    """
+
+    def __init__(self, floor: float) -> None:
+        super().__init__()
+        self.floor = floor
+
+    def on_epoch_end(self, epoch, logs=None):
+        rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        if rate < self.floor:
+            log.info("stopping after epoch %d: learning rate %.1e is spent", epoch + 1, rate)
+            self.model.stop_training = True
+
+
 def _callbacks(model: keras.Model, config: ModelConfig, monitor: str) -> list:
+    initial_rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
     callbacks = [
         keras.callbacks.EarlyStopping(monitor=monitor, patience=3, restore_best_weights=True),
         keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=1),
+        # ten halvings: the weights barely move any more (early stopping restores the best)
+        StopWhenLearningRateSpent(initial_rate / 1000),
     ]
     if config.variant == "vqvae":
         quantiser = model.get_layer("encoder").get_layer("quantiser")
