@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-COUNT = 20_000
+COUNT = 5_000
 
 
 @pytest.mark.slow

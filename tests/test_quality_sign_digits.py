@@ -18,7 +18,7 @@ SIGN_TAR = Path(
         Path(__file__).resolve().parents[2] / "shared/datasets/sign-digits-jpg.tar.gz",
     )
 )
-PER_CLASS = 60  # 600 photos: a minute or two of default training on 2 cores
+PER_CLASS = 40  # 400 photos: about a minute of default training on 2 cores
 QUERIES_PER_CLASS = 10
 
 

@@ -68,9 +68,10 @@ def _top10(bundle: IndexBundle, queries: np.ndarray) -> list[list[str]]:
 
 
 @needs_ray
-@pytest.mark.parametrize("index_type", ["flat", "ivf"])
-def test_ray_build_equals_local_build(local_ray, photos, trained_model_dir, tmp_path, index_type):
-    settings = BuildSettings(batch_size=32, workers=2, index_type=index_type)
+def test_ray_build_equals_local_build(local_ray, photos, trained_model_dir, tmp_path):
+    # IVF: the engine's index is trained on a sample before the rows stream in, the path a
+    # flat index skips; every other step is the same for both (a flat build costs 100 s more)
+    settings = BuildSettings(batch_size=32, workers=2, index_type="ivf")
     local = build_index(photos, trained_model_dir, tmp_path / "local", settings)
     ray_built = build_index_ray(
         photos, trained_model_dir, tmp_path / "ray", settings, RaySettings(actors=1)
