@@ -115,7 +115,8 @@ def peak_rss_mib(pid: int) -> float:
 
 
 def api_probe(index_dir: Path, queries: list[Path]) -> dict:
-    """Start ``latentsearch api``; its start-up, search latency percentiles and peak RSS."""
+    """Start ``latentsearch api``; its start-up, search latency percentiles (both searches,
+    then the latent one alone with ``raw=0``) and peak RSS."""
     port = free_port()
     command = [
         sys.executable,
@@ -140,25 +141,35 @@ def api_probe(index_dir: Path, queries: list[Path]) -> dict:
             except OSError:
                 time.sleep(0.2)
         ready = time.perf_counter() - started
-        latencies, inside = [], {"latent_ms": [], "raw_ms": []}
-        for query in queries:
-            request = urllib.request.Request(f"{base}/search?k=10", data=query.read_bytes())
-            begun = time.perf_counter()
-            answer = json.loads(urllib.request.urlopen(request, timeout=60).read())
-            latencies.append((time.perf_counter() - begun) * 1e3)
-            for key, values in inside.items():
-                values.append(answer[key])
+        latencies, inside = api_requests(f"{base}/search?k=10", queries)
+        latent_alone, _ = api_requests(f"{base}/search?k=10&raw=0", queries)
         return {
             "ready_s": round(ready, 2),
             "searches": len(latencies),
             **percentiles("request", latencies),
             **percentiles("latent_part", inside["latent_ms"]),
             **percentiles("raw_part", inside["raw_ms"]),
+            **percentiles("latent_only_request", latent_alone),
             "peak_rss_mib": peak_rss_mib(server.pid),
         }
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def api_requests(url: str, queries: list[Path]) -> tuple[list[float], dict[str, list]]:
+    """Each query posted to ``url`` in turn: milliseconds per request, and the answers'
+    own ``latent_ms`` / ``raw_ms`` (None where the raw search was not asked for)."""
+    latencies: list[float] = []
+    inside: dict[str, list] = {"latent_ms": [], "raw_ms": []}
+    for query in queries:
+        request = urllib.request.Request(url, data=query.read_bytes())
+        begun = time.perf_counter()
+        answer = json.loads(urllib.request.urlopen(request, timeout=60).read())
+        latencies.append((time.perf_counter() - begun) * 1e3)
+        for key, values in inside.items():
+            values.append(answer[key])
+    return latencies, inside
 
 
 def page_probe(index_dir: str, query: str) -> dict:

@@ -39,4 +39,5 @@ def test_every_step_reports_and_the_update_touches_one_percent(
     assert 0 < update["of_build"] < 1
     assert 0.5 <= report["recall"]["recall_at_10"] <= 1.0  # IVF: approximate, not broken
     assert report["api"]["searches"] == 200 and report["api"]["request_p50_ms"] > 0
+    assert report["api"]["latent_only_request_p50_ms"] > 0  # the same queries with ?raw=0
     assert report["page"]["first_result_s"] > 0 and report["cli_search"]["seconds"] > 0

@@ -74,5 +74,6 @@ def show_results(explorer: Explorer, query: QueryImage, result: SearchResult) ->
         latent_col, raw_col = st.columns(2, gap="large", border=True)
         with latent_col:
             _column(explorer, "Latent codes", LATENT_HELP, result.latent, result.latent_ms, label)
-        with raw_col:
-            _column(explorer, "Raw pixels", RAW_HELP, result.raw, result.raw_ms, label)
+        with raw_col:  # the page always asks for both searches
+            if result.raw is not None and result.raw_ms is not None:
+                _column(explorer, "Raw pixels", RAW_HELP, result.raw, result.raw_ms, label)

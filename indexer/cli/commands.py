@@ -141,10 +141,10 @@ def _index_on_ray(args: argparse.Namespace, settings: BuildSettings) -> Manifest
 
 def format_results(result: SearchResult) -> str:
     lines = []
-    for name, hits, ms in (
-        ("latent codes", result.latent, result.latent_ms),
-        ("raw pixels", result.raw, result.raw_ms),
-    ):
+    searched = [("latent codes", result.latent, result.latent_ms)]
+    if result.raw is not None and result.raw_ms is not None:
+        searched.append(("raw pixels", result.raw, result.raw_ms))
+    for name, hits, ms in searched:
         lines.append(f"{name} ({ms:.1f} ms):")
         for hit in hits:
             label = hit.label if hit.label is not None else "-"

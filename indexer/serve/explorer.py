@@ -124,20 +124,21 @@ class Explorer:
     def find(self, text: str, limit: int = 20) -> tuple[list[int], int]:
         return find_rows(self.names, text, limit)
 
-    def search(self, query: QueryImage, k: int) -> SearchResult:
-        """Both searches; a collection image's own row is left out of its results.
+    def search(self, query: QueryImage, k: int, raw: bool = True) -> SearchResult:
+        """Both searches (the latent one alone without ``raw``); a collection image's own
+        row is left out of its results.
 
         One query is one pass over a flat index: more OpenMP threads only add barrier waits
         (3x slower on a busy 2-core machine), so it runs on one."""
         if query.row is None:
             with faiss_threads(1):
-                return self.searcher.search_array(query.image, k)
+                return self.searcher.search_array(query.image, k, raw)
         with faiss_threads(1):
-            found = self.searcher.search_array(query.image, k + 1)
+            found = self.searcher.search_array(query.image, k + 1, raw)
         return replace(
             found,
             latent=leave_out(found.latent, query.row, k),
-            raw=leave_out(found.raw, query.row, k),
+            raw=None if found.raw is None else leave_out(found.raw, query.row, k),
         )
 
     def look(self, query: QueryImage) -> ModelView:

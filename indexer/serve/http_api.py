@@ -1,8 +1,9 @@
 """``latentsearch api``: a small HTTP endpoint that answers searches with JSON.
 
 ``POST /search?k=N`` with the image's bytes as the body answers what ``latentsearch search
---json`` prints; ``GET /health`` answers the number of indexed images. Uploads get the
-page's checks (size and pixel caps, format from the bytes) and stay in memory. It binds
+--json`` prints (``&raw=0``: the latent results alone, with ``"raw": null``); ``GET
+/health`` answers the number of indexed images. Uploads get the page's checks (size and
+pixel caps, format from the bytes) and stay in memory. It binds
 to loopback unless told otherwise; with a token it refuses requests without it. Put a
 proxy with TLS in front of it before exposing it (README).
 """
@@ -63,6 +64,22 @@ def body_length(headers) -> int:
         message = f"the body is {length} bytes; the limit is {MAX_UPLOAD_MB} MB"
         raise Refusal(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, message)
     return length
+
+
+def search_options(query: str) -> tuple[int, bool]:
+    """``k`` (1..MAX_K, default 10) and ``raw`` (1, the default: also search raw pixels;
+    0: the latent search alone) from the query string."""
+    options = parse_qs(query)
+    try:
+        k = int(options.get("k", ["10"])[0])
+    except ValueError:
+        raise Refusal(HTTPStatus.BAD_REQUEST, "need ?k=N") from None
+    if not 1 <= k <= MAX_K:
+        raise Refusal(HTTPStatus.BAD_REQUEST, f"k must be 1..{MAX_K}")
+    raw = options.get("raw", ["1"])[0]
+    if raw not in ("0", "1"):
+        raise Refusal(HTTPStatus.BAD_REQUEST, "raw must be 0 or 1")
+    return k, raw == "1"
 
 
 def read_body(stream, length: int, seconds: float) -> bytes:
@@ -135,12 +152,7 @@ class SearchHandler(BaseHTTPRequestHandler):
         try:
             if url.path != "/search":
                 raise Refusal(HTTPStatus.NOT_FOUND, "use POST /search")
-            try:
-                k = int(parse_qs(url.query).get("k", ["10"])[0])
-            except ValueError:
-                raise Refusal(HTTPStatus.BAD_REQUEST, "need ?k=N") from None
-            if not 1 <= k <= MAX_K:
-                raise Refusal(HTTPStatus.BAD_REQUEST, f"k must be 1..{MAX_K}")
+            k, raw = search_options(url.query)
             body = read_body(self.rfile, body_length(self.headers), BODY_SECONDS)
         except Refusal as refusal:  # the body was not read: the connection cannot be reused
             self.close_connection = True
@@ -149,7 +161,7 @@ class SearchHandler(BaseHTTPRequestHandler):
         except OSError:  # the client went away or stalled past the socket timeout
             self.close_connection = True
             return None
-        self._search(body, k)
+        self._search(body, k, raw)
 
     def _linger(self) -> None:
         """Close after the answer, discarding a little of what the client still sends, so
@@ -170,7 +182,7 @@ class SearchHandler(BaseHTTPRequestHandler):
 
     do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
 
-    def _search(self, body: bytes, k: int) -> None:
+    def _search(self, body: bytes, k: int, raw: bool) -> None:
         explorer = self.server.explorer
         try:
             query = explorer.upload("upload", body)
@@ -180,7 +192,7 @@ class SearchHandler(BaseHTTPRequestHandler):
             return self._reply(HTTPStatus.BAD_REQUEST, {"error": err.reason})
         except BusyError as err:
             return self._reply(HTTPStatus.SERVICE_UNAVAILABLE, {"error": str(err)})
-        self._reply(HTTPStatus.OK, explorer.search(query, k).to_json())
+        self._reply(HTTPStatus.OK, explorer.search(query, k, raw).to_json())
 
     def _reply(self, status: HTTPStatus, payload: dict) -> None:
         body = json.dumps(payload).encode()

@@ -55,6 +55,15 @@ def test_api_answers_like_search_json(server, image_folder):
     assert call(server, "GET", "/health") == (200, {"images": 37})
 
 
+def test_api_answers_the_latent_search_alone_when_asked(server, image_folder):
+    data = (image_folder / "green" / "04.png").read_bytes()
+    status, both = call(server, "POST", "/search?k=3", data)
+    status_alone, alone = call(server, "POST", "/search?k=3&raw=0", data)
+    assert status == status_alone == 200
+    assert alone["raw"] is None and alone["raw_ms"] is None
+    assert [h["id"] for h in alone["latent"]] == [h["id"] for h in both["latent"]]
+
+
 @pytest.mark.parametrize(
     ("path", "body", "headers", "status", "says"),
     [
@@ -62,10 +71,11 @@ def test_api_answers_like_search_json(server, image_folder):
         ("/search", b"", None, 400, "empty"),
         ("/search?k=0", b"x", None, 400, "k must be"),
         ("/search?k=x", b"x", None, 400, "need ?k=N"),
+        ("/search?raw=no", b"x", None, 400, "raw must be 0 or 1"),
         ("/search", b"x", {"Content-Length": str(21 * 2**20)}, 413, "limit is 20 MB"),
         ("/other", b"x", None, 404, "POST /search"),
     ],
-    ids=["not-image", "empty", "k-zero", "k-text", "too-large", "wrong-path"],
+    ids=["not-image", "empty", "k-zero", "k-text", "raw-word", "too-large", "wrong-path"],
 )
 def test_api_refusals_are_typed_json(server, path, body, headers, status, says):
     found, answer = call(server, "POST", path, body, headers)
