@@ -76,9 +76,12 @@ def running_app(index_dir: Path, log_path: Path):
         log.close()
 
 
-@pytest.fixture
-def server_url(built_index_dir, tmp_path):
-    with running_app(built_index_dir, tmp_path / "server.log") as url:
+@pytest.fixture(scope="module")
+def server_url(built_index_dir, tmp_path_factory):
+    # one page server for the module: each test opens its own browser session on it, and
+    # starting `latentsearch app` costs about 14 s
+    log_path = tmp_path_factory.mktemp("app") / "server.log"
+    with running_app(built_index_dir, log_path) as url:
         yield url
 
 
