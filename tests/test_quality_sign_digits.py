@@ -18,7 +18,7 @@ SIGN_TAR = Path(
         Path(__file__).resolve().parents[2] / "shared/datasets/sign-digits-jpg.tar.gz",
     )
 )
-PER_CLASS = 40  # 400 photos: about a minute of default training on 2 cores
+PER_CLASS = 40  # 400 photos: 3-5 minutes of default training and bench on 2 cores
 QUERIES_PER_CLASS = 10
 
 
