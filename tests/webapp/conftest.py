@@ -1,4 +1,5 @@
-"""Page fixtures: an AppTest runner, and damaged copies of the shared index."""
+"""Page fixtures: an AppTest runner, damaged copies of the shared index, and an index
+built with a denoising model."""
 
 from __future__ import annotations
 
@@ -37,6 +38,21 @@ def open_page(monkeypatch):
         return page
 
     return run
+
+
+@pytest.fixture(scope="session")
+def denoising_index_dir(tmp_path_factory, image_folder, tiny_model_config, tiny_train_config):
+    """The shared image folder indexed with a tiny ``--variant denoising`` model."""
+    from dataclasses import replace
+
+    from latentsearch.indexer.pipeline.build import BuildSettings, build_index
+    from latentsearch.indexer.pipeline.train import train_on_folder
+
+    root = tmp_path_factory.mktemp("denoising")
+    config = replace(tiny_model_config, variant="denoising")
+    model = train_on_folder(image_folder, root / "model", config, tiny_train_config)
+    build_index(image_folder, model, root / "index", BuildSettings(batch_size=16, workers=2))
+    return root / "index"
 
 
 @pytest.fixture(scope="session")

@@ -77,11 +77,13 @@ def running_app(index_dir: Path, log_path: Path):
 
 
 @pytest.fixture(scope="module")
-def server_url(built_index_dir, tmp_path_factory):
+def server_url(denoising_index_dir, tmp_path_factory):
     # one page server for the module: each test opens its own browser session on it, and
-    # starting `latentsearch app` costs about 14 s
+    # starting `latentsearch app` costs about 14 s. Its model is a denoising one, so that
+    # the page's "cleaned" panel is also seen in the browser; the rest of the page is the
+    # same for every variant.
     log_path = tmp_path_factory.mktemp("app") / "server.log"
-    with running_app(built_index_dir, log_path) as url:
+    with running_app(denoising_index_dir, log_path) as url:
         yield url
 
 
@@ -144,6 +146,9 @@ def test_upload_in_a_real_browser_shows_both_result_columns(
         assert column.get_by_text("12 results in").is_visible()
     assert page.get_by_text("What the model sees (16×16)").is_visible()
     assert page.get_by_text("Outlier score").is_visible()
+    cleaned = page.locator("[data-testid=stImage]", has_text="Cleaned by the denoising model")
+    assert cleaned.locator("img").evaluate("img => img.naturalWidth") > 0
+    assert page.get_by_role("button", name="Download the cleaned photo").is_visible()
     assert not page.locator("[data-testid=stException]").count()
     shot = tmp_path / "search-page.png"
     page.screenshot(path=str(shot))
