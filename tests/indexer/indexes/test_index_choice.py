@@ -109,7 +109,9 @@ def test_unknown_index_type():
 def test_search_parameters_and_training_size():
     assert search_parameters("Flat") == {} and training_size("Flat", 10**6) == 0
     assert search_parameters("HNSW32") == {"efSearch": 128}
-    assert search_parameters("IVF1024,Flat") == {"nprobe": 128}
+    assert search_parameters("IVF512,Flat") == {"nprobe": 64}
+    assert search_parameters("IVF1024,Flat") == {"nprobe": 64}  # one list in 16 from 1,024
+    assert search_parameters("IVF4096,PQ32np") == {"nprobe": 256}
     assert search_parameters("IVF4,Flat") == {"nprobe": 4}  # never more than the lists
     assert training_size("IVF1024,PQ16", 10**6) == 1024 * 64
     assert training_size("IVF256,Flat", 5_000) == 5_000  # never more than there are
