@@ -7,12 +7,14 @@ Mixes ``--injected`` foreign images into the 10,000 CIFAR-10 test photos, a quar
 each kind: MNIST digits (the built-in corpus, as RGB), uniform noise, solid colours, and
 corrupt-but-decodable photos (CIFAR training photos with bytes of their JPEG scan
 overwritten, so they decode to garbled blocks). Trains ``latentsearch train`` defaults on
-the mixed folder, indexes it, and scores every image three ways, ROC AUC of each for
+the mixed folder, indexes it, and scores every image these ways, ROC AUC of each for
 "injected" (1.0: every foreign image above every photo; 0.5: chance):
-- reconstruction error (``latentsearch outliers``);
+- reconstruction error;
 - reconstruction error over the error of a flat image of the photo's mean colour (the
   share of the photo's own variation the model fails to rebuild);
-- the higher of the two ranks (0-1) above: unusual either way;
+- code rarity: the squared Mahalanobis distance of its code from the collection's codes;
+- the higher of the first two ranks (0-1), and the highest of all three, which is what
+  ``latentsearch outliers`` ranks by (``collection_outliers.UnusualScores``);
 - raw pixels: the L2 distance to the nearest other image (the kNN baseline).
 Writes WORK_DIR/outliers.json and prints a Markdown table (all, and per kind).
 """
@@ -75,30 +77,24 @@ def make_collection(work: Path, photos: list[Path], spare: list[Path], digits: l
 
 def scores_of(index_dir: Path) -> dict[str, np.ndarray | list[str]]:
     from latentsearch.indexer.indexes.faiss_helpers import search, stored_vectors
-    from latentsearch.indexer.serve.collection_outliers import all_errors
-    from latentsearch.indexer.serve.outliers import flat_errors
+    from latentsearch.indexer.serve.collection_outliers import unusual_scores
     from latentsearch.indexer.store.bundle import IndexBundle
 
     bundle = IndexBundle.load(index_dir)
-    rows, errors = all_errors(bundle)
-    pixels = stored_vectors(bundle.raw, rows)
-    shape = bundle.model.config.input_shape
-    flat = flat_errors(pixels.reshape(len(rows), *shape))
+    scores = unusual_scores(bundle)
+    pixels = stored_vectors(bundle.raw, scores.rows)
     distances, found = search(bundle.raw, pixels, 2)
-    nearest_other = np.where(found[:, 0] == rows, distances[:, 1], distances[:, 0])
-    relative = errors / np.maximum(flat, 1e-6)
+    nearest_other = np.where(found[:, 0] == scores.rows, distances[:, 1], distances[:, 0])
+    ranks = scores.ranks()
     return {
-        "paths": [bundle.metadata.paths[r] for r in rows],
-        "reconstruction error": errors,
-        "error over flat-image error": relative,
-        "the higher rank of the two": np.maximum(ranks(errors), ranks(relative)),
+        "paths": [bundle.metadata.paths[r] for r in scores.rows],
+        "reconstruction error": scores.errors,
+        "error over flat-image error": scores.relative,
+        "code rarity (Mahalanobis)": scores.rarity,
+        "the higher rank of the first two": ranks[:2].max(axis=0),
+        "the highest rank of the three (what `outliers` ranks by)": scores.combined(),
         "raw pixels: distance to nearest other": np.sqrt(nearest_other),
     }
-
-
-def ranks(scores: np.ndarray) -> np.ndarray:
-    """Each score's rank among all, 0 to 1."""
-    return np.argsort(np.argsort(scores, kind="stable"), kind="stable") / max(1, len(scores) - 1)
 
 
 def main() -> None:

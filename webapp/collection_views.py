@@ -48,12 +48,12 @@ def show_duplicates(explorer: Explorer) -> None:
 
 
 def show_outliers(explorer: Explorer, count: int) -> None:
-    st.subheader("What the model rebuilds worst")
+    st.subheader("The most unusual images")
     if explorer.bundle.model.decoder is None:
         st.info("This index's model has no decoder, so it rebuilds nothing to compare.")
         return
     with st.spinner("Rebuilding every image…"):
-        outliers = explorer.worst_rebuilt(count)
+        outliers = explorer.most_unusual(count)
     meta = explorer.bundle.metadata
     for outlier in outliers:
         left, middle, right = st.columns([1, 1, 4])
@@ -62,8 +62,9 @@ def show_outliers(explorer: Explorer, count: int) -> None:
         if rebuilt is not None:
             middle.image(enlarge(rebuilt, 96), caption="its reconstruction")
         right.markdown(
-            f"{literal(_name(outlier.path))}  \nerror {outlier.error:.4g}, worse than "
-            f"{outlier.percentile:.1f}% of the collection"
+            f"{literal(_name(outlier.path))}  \n{outlier.reason}: more unusual than "
+            f"{outlier.percentile:.1f}% of the collection (reconstruction error "
+            f"{outlier.error:.4g})"
         )
     doubts = explorer.doubted_labels
     st.subheader("Labels the nearest neighbours disagree with")

@@ -22,7 +22,7 @@ from latentsearch.indexer.pipeline.train import choose_shape, train_on_folder
 from latentsearch.indexer.pipeline.update import update_index
 from latentsearch.indexer.serve.collection_outliers import (
     label_doubts,
-    worst_rebuilt,
+    most_unusual_of,
     write_outliers,
 )
 from latentsearch.indexer.serve.denoise import denoise_file
@@ -230,10 +230,10 @@ def run_duplicates(args: argparse.Namespace) -> int:
 
 def run_outliers(args: argparse.Namespace) -> int:
     bundle = IndexBundle.load(args.index)
-    outliers, doubts = worst_rebuilt(bundle, args.n), label_doubts(bundle)
-    print(f"the {len(outliers)} of {len(bundle)} images the model rebuilds worst:")
+    outliers, doubts = most_unusual_of(bundle, args.n), label_doubts(bundle)
+    print(f"the {len(outliers)} most unusual of {len(bundle)} images:")
     for o in outliers:
-        print(f"  {o.error:.4g} (worse than {o.percentile:.1f}% of the collection)  {o.path}")
+        print(f"  {o.percentile:.1f}% ({o.reason}; reconstruction error {o.error:.4g})  {o.path}")
     print(f"{len(doubts)} files whose label disagrees with their nearest neighbours':")
     for d in doubts[: args.n]:
         print(f"  {d.label} -> {d.neighbours_say} ({d.share:.0%} of neighbours)  {d.path}")

@@ -215,7 +215,7 @@ def _add_denoise(sub: argparse._SubParsersAction) -> None:
 
 def _add_outliers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "outliers", help="the images the model rebuilds worst, and files whose label looks wrong"
+        "outliers", help="the most unusual images, and files whose label looks wrong"
     )
     p.add_argument("--index", required=True, type=Path)
     p.add_argument("-n", type=_positive_int, default=20, help="images listed (default 20)")

@@ -1,5 +1,12 @@
-"""What does not belong in a collection: the images the model rebuilds worst, and the files
-whose label folder disagrees with their nearest neighbours' labels.
+"""What does not belong in a collection: the most unusual images, and the files whose label
+folder disagrees with their nearest neighbours' labels.
+
+An image is unusual in any of three ways, each ranked among the collection (0 to 1), and
+its score is the highest of its three ranks: the model rebuilds it badly (noise, garbled
+files); badly for the little detail it has (flat, featureless pictures, which are the
+easiest of all to rebuild); or its code lies where the collection's codes do not
+(Mahalanobis distance: a kind of picture the model rebuilds well but has seen little of).
+Measured on injected foreign images in docs/applications.md.
 
 The images come back from the raw-pixel index (one byte per value, lossless), so no file
 is read again; each is encoded and rebuilt once, in batches.
@@ -16,21 +23,47 @@ from tqdm import tqdm
 
 from latentsearch.encoder.inference import encode_images, errors_of
 from latentsearch.indexer.indexes.faiss_helpers import stored_neighbours, stored_vectors
-from latentsearch.indexer.serve.outliers import rebuild
+from latentsearch.indexer.serve.outliers import code_rarity, flat_errors, rebuild
 from latentsearch.indexer.serve.report_file import write_report
 from latentsearch.indexer.store.bundle import IndexBundle
 
 BATCH = 512
 NEIGHBOURS = 10
 MAJORITY = 0.6  # share of the neighbours that must agree on another label to flag a file
+REASONS = ("rebuilt badly", "rebuilt badly for its detail", "a code unlike the others'")
 
 
 @dataclass(frozen=True)
 class Outlier:
     row: int
     path: str
-    error: float
-    percentile: float  # share of the collection rebuilt better, 0-100
+    error: float  # reconstruction error
+    percentile: float  # share of the collection less unusual, 0-100
+    reason: str  # which of REASONS ranks it highest
+
+
+@dataclass(frozen=True)
+class UnusualScores:
+    """Per live row, the three measures of how unlike the rest of the collection it is."""
+
+    rows: np.ndarray
+    errors: np.ndarray  # mean squared reconstruction error
+    relative: np.ndarray  # that error over the error of a flat image of its mean colour
+    rarity: np.ndarray  # squared Mahalanobis distance of its code from the collection's
+
+    def ranks(self) -> np.ndarray:
+        """(3, N): each measure's rank among the collection, 0 to 1, in REASONS' order."""
+        return np.stack([ranks_of(m) for m in (self.errors, self.relative, self.rarity)])
+
+    def combined(self) -> np.ndarray:
+        """Each image's score: the highest of its three ranks."""
+        return self.ranks().max(axis=0)
+
+
+def ranks_of(values: np.ndarray) -> np.ndarray:
+    """Each value's rank among all of ``values``, 0 (lowest) to 1 (highest)."""
+    order = np.argsort(np.argsort(values, kind="stable"), kind="stable")
+    return order / max(1, len(values) - 1)
 
 
 @dataclass(frozen=True)
@@ -42,32 +75,43 @@ class LabelDoubt:
     share: float  # of the neighbours holding ``neighbours_say``
 
 
-def all_errors(bundle: IndexBundle) -> tuple[np.ndarray, np.ndarray]:
-    """Live rows and the reconstruction error of each, from the stored pixels."""
+def unusual_scores(bundle: IndexBundle) -> UnusualScores:
+    """Every live row's three measures, from its stored pixels."""
     rows = np.array(bundle.metadata.live_rows(), dtype=np.int64)
     shape = bundle.model.config.input_shape
-    errors = np.empty(len(rows), np.float32)
+    errors, flat = np.empty(len(rows), np.float32), np.empty(len(rows), np.float32)
+    codes = []
     for start in tqdm(range(0, len(rows), BATCH), desc="rebuilding", leave=False):
-        part = rows[start : start + BATCH]
+        part, at = rows[start : start + BATCH], slice(start, start + BATCH)
         images = stored_vectors(bundle.raw, part).reshape(len(part), *shape).astype(np.float32)
-        codes = encode_images(bundle.model.encoder, images, len(part))
-        errors[start : start + len(part)] = errors_of(images, rebuild(bundle.model, images, codes))
-    return rows, errors
+        codes.append(encode_images(bundle.model.encoder, images, len(part)))
+        errors[at] = errors_of(images, rebuild(bundle.model, images, codes[-1]))
+        flat[at] = flat_errors(images)
+    rarity = code_rarity(np.concatenate(codes)) if codes else np.empty(0, np.float32)
+    return UnusualScores(rows, errors, errors / np.maximum(flat, 1e-6), rarity)
 
 
-def worst_of(rows: np.ndarray, errors: np.ndarray, paths: list[str], count: int) -> list[Outlier]:
-    """The ``count`` rows with the largest ``errors``, worst first, with their rank."""
-    order = np.argsort(-errors, kind="stable")[:count]
-    ranks = np.argsort(np.argsort(errors, kind="stable"), kind="stable")
+def most_unusual(scores: UnusualScores, paths: list[str], count: int) -> list[Outlier]:
+    """The ``count`` rows with the highest combined score, most unusual first (ties: the
+    higher sum of ranks), each with its percentile and the measure that put it there."""
+    ranks = scores.ranks()
+    order = np.lexsort((-ranks.sum(axis=0), -ranks.max(axis=0)))
+    total = len(order)
     return [
-        Outlier(int(rows[i]), paths[rows[i]], float(errors[i]), 100.0 * ranks[i] / len(rows))
-        for i in order
+        Outlier(
+            int(scores.rows[i]),
+            paths[scores.rows[i]],
+            float(scores.errors[i]),
+            100.0 * (total - 1 - at) / total,  # more unusual than that many others
+            REASONS[int(np.argmax(ranks[:, i]))],
+        )
+        for at, i in enumerate(order[:count])
     ]
 
 
-def worst_rebuilt(bundle: IndexBundle, count: int) -> list[Outlier]:
-    """The ``count`` images with the largest reconstruction errors, worst first."""
-    return worst_of(*all_errors(bundle), bundle.metadata.paths, count)
+def most_unusual_of(bundle: IndexBundle, count: int) -> list[Outlier]:
+    """The ``count`` most unusual images of the collection, most unusual first."""
+    return most_unusual(unusual_scores(bundle), bundle.metadata.paths, count)
 
 
 def label_doubts(bundle: IndexBundle, k: int = NEIGHBOURS) -> list[LabelDoubt]:
@@ -93,7 +137,8 @@ def write_outliers(outliers: list[Outlier], doubts: list[LabelDoubt], out: str |
     """Both lists as JSON, or as CSV rows of (kind, path, score, detail), by ``out``'s suffix."""
     rows: list[list] = [["kind", "path", "score", "detail"]]
     rows += [
-        ["outlier", o.path, f"{o.error:.6g}", f"percentile {o.percentile:.1f}"] for o in outliers
+        ["outlier", o.path, f"{o.error:.6g}", f"percentile {o.percentile:.1f}; {o.reason}"]
+        for o in outliers
     ]
     rows += [
         ["label", d.path, f"{d.share:.2f}", f"{d.label} -> {d.neighbours_say}"] for d in doubts

@@ -28,9 +28,10 @@ from latentsearch.indexer.serve.collection_map import (
 from latentsearch.indexer.serve.collection_outliers import (
     LabelDoubt,
     Outlier,
-    all_errors,
+    UnusualScores,
     label_doubts,
-    worst_of,
+    most_unusual,
+    unusual_scores,
 )
 from latentsearch.indexer.serve.duplicates import DuplicateReport, find_duplicates
 from latentsearch.indexer.serve.outliers import (
@@ -171,12 +172,12 @@ class Explorer:
         return find_duplicates(self.bundle)
 
     @cached_property
-    def rebuild_errors(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every live row and its reconstruction error, computed once per build."""
-        return all_errors(self.bundle)
+    def unusual_scores(self) -> UnusualScores:
+        """Every live row's outlier measures, computed once per build."""
+        return unusual_scores(self.bundle)
 
-    def worst_rebuilt(self, count: int) -> list[Outlier]:
-        return worst_of(*self.rebuild_errors, self.bundle.metadata.paths, count)
+    def most_unusual(self, count: int) -> list[Outlier]:
+        return most_unusual(self.unusual_scores, self.bundle.metadata.paths, count)
 
     @cached_property
     def doubted_labels(self) -> list[LabelDoubt]:

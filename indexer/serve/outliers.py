@@ -49,6 +49,22 @@ def flat_errors(images: np.ndarray) -> np.ndarray:
     return ((pixels - pixels.mean(axis=1, keepdims=True)) ** 2).mean(axis=(1, 2))
 
 
+# Covariance ridge, as a share of the codes' mean variance: keeps the inverse finite when
+# a collection has fewer images than code dimensions, or dimensions it never uses.
+RARITY_RIDGE = 1e-6
+
+
+def code_rarity(codes: np.ndarray) -> np.ndarray:
+    """Per code (N, D), its squared Mahalanobis distance from the collection's codes (the
+    same N): far along a direction in which the codes hardly vary counts for much."""
+    codes = np.asarray(codes, np.float64)
+    centred = codes - codes.mean(axis=0)
+    covariance = centred.T @ centred / max(1, len(codes) - 1)
+    ridge = RARITY_RIDGE * max(float(np.trace(covariance)) / len(covariance), 1e-12)
+    inverse = np.linalg.inv(covariance + ridge * np.eye(len(covariance)))
+    return np.einsum("ij,jk,ik->i", centred, inverse, centred).astype(np.float32)
+
+
 def fit_ratio(errors: np.ndarray, flat: np.ndarray) -> float:
     """Median reconstruction error over the median flat-image error (near 0: a good fit)."""
     return float(np.median(errors) / max(float(np.median(flat)), 1e-12))

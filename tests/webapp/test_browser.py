@@ -249,7 +249,7 @@ def test_the_collection_views_show_groups_and_outliers_with_their_images(server_
     page.locator("[data-testid=stMain] [data-testid=stImage]").nth(1).wait_for(timeout=60_000)
     page.wait_for_function(ALL_IMAGES_LOADED, timeout=30_000)
     sidebar.get_by_text("Outliers", exact=True).click()
-    page.get_by_text("What the model rebuilds worst", exact=True).wait_for(timeout=90_000)
+    page.get_by_text("The most unusual images", exact=True).wait_for(timeout=90_000)
     reconstruction = page.get_by_text("its reconstruction").first
     reconstruction.wait_for(timeout=60_000)
     page.wait_for_function(ALL_IMAGES_LOADED, timeout=30_000)

@@ -33,15 +33,15 @@ def test_duplicate_groups_can_be_sorted_by_closeness(open_page, built_index_dir)
     assert distances == sorted(distances)
 
 
-def test_the_outliers_view_lists_the_worst_rebuilt_with_their_reconstruction(
+def test_the_outliers_view_lists_the_most_unusual_with_their_reconstruction(
     open_page, built_index_dir
 ):
     page = switch_to(open_page(built_index_dir), "Outliers")
     page.sidebar.slider[0].set_value(3).run()
-    assert "What the model rebuilds worst" in [h.value for h in page.subheader]
-    scores = [m.value for m in page.markdown if "worse than" in m.value]
+    assert "The most unusual images" in [h.value for h in page.subheader]
+    scores = [m.value for m in page.markdown if "more unusual than" in m.value]
     assert len(scores) == 3
-    percents = [float(s.rsplit("worse than ", 1)[1].split("%")[0]) for s in scores]
+    percents = [float(s.rsplit("more unusual than ", 1)[1].split("%")[0]) for s in scores]
     assert percents == sorted(percents, reverse=True)
     assert "Labels the nearest neighbours disagree with" in [h.value for h in page.subheader]
 

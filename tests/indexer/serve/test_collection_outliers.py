@@ -13,11 +13,14 @@ from latentsearch.indexer.files.images import load_image
 from latentsearch.indexer.pipeline.build import BuildSettings, build_index
 from latentsearch.indexer.serve.collection_outliers import (
     MAJORITY,
-    all_errors,
+    REASONS,
+    UnusualScores,
     label_doubts,
-    worst_rebuilt,
+    most_unusual,
+    most_unusual_of,
+    unusual_scores,
 )
-from latentsearch.indexer.serve.outliers import rebuild
+from latentsearch.indexer.serve.outliers import code_rarity, flat_errors, rebuild
 from latentsearch.indexer.store.bundle import IndexBundle
 
 
@@ -35,20 +38,56 @@ def odd_index(tmp_path_factory, image_folder, trained_model_dir, make_image):
     return out
 
 
-def test_the_worst_rebuilt_are_the_largest_errors_with_their_rank(odd_index):
+def test_the_most_unusual_come_first_with_their_rank_and_reason(odd_index):
     bundle = IndexBundle.load(odd_index)
-    rows, errors = all_errors(bundle)
-    worst = worst_rebuilt(bundle, 3)
-    expected = rows[np.argsort(-errors)[:3]]
-    assert [o.row for o in worst] == list(expected)
-    assert worst[0].percentile == pytest.approx(100.0 * (len(rows) - 1) / len(rows))
-    assert [o.error for o in worst] == sorted((o.error for o in worst), reverse=True)
+    worst = most_unusual_of(bundle, 3)
+    scores = unusual_scores(bundle)
+    combined = dict(zip(scores.rows.tolist(), scores.combined(), strict=True))
+    assert min(combined[o.row] for o in worst) >= sorted(combined.values())[-3]
+    assert worst[0].percentile == pytest.approx(100.0 * (len(bundle) - 1) / len(bundle))
+    assert [o.percentile for o in worst] == sorted((o.percentile for o in worst), reverse=True)
+    assert all(o.reason in REASONS for o in worst)
+
+
+def test_an_image_first_by_any_one_measure_ranks_top():
+    """Five images: one rebuilt worst, one worst for its detail, one with the rarest code."""
+    scores = UnusualScores(
+        rows=np.arange(5),
+        errors=np.array([0.1, 0.9, 0.2, 0.3, 0.4]),
+        relative=np.array([0.5, 0.1, 0.2, 0.3, 0.9]),
+        rarity=np.array([0.1, 0.2, 5.0, 0.3, 0.4]),
+    )
+    found = most_unusual(scores, [f"p{i}" for i in range(5)], 3)
+    assert sorted(o.row for o in found) == [1, 2, 4]
+    assert found[0].row == 4  # first by one measure and second by another: the higher sum
+    assert {o.row: o.reason for o in found} == {1: REASONS[0], 4: REASONS[1], 2: REASONS[2]}
+    assert all(o.percentile >= 40 for o in found)
+
+
+def test_code_rarity_weighs_directions_by_how_much_the_codes_vary():
+    rng = np.random.default_rng(0)
+    codes = rng.normal(size=(500, 2)) * [10.0, 0.1]  # wide along x, narrow along y
+    codes = np.vstack([codes, [[25.0, 0.0], [0.0, 1.0]]])  # 2.5 sd along x, 10 along y
+    rarity = code_rarity(codes)
+    assert np.argmax(rarity) == len(codes) - 1
+    assert rarity[-1] > 5 * rarity[-2]
+
+
+def test_a_flat_photo_is_unusual_for_its_detail(odd_index):
+    """The relative measure divides by the flat-image error: a flat picture's is near 0."""
+    bundle = IndexBundle.load(odd_index)
+    scores = unusual_scores(bundle)
+    np.testing.assert_array_equal(np.sort(scores.rows), np.arange(len(bundle)))
+    assert scores.errors.shape == scores.relative.shape == scores.rarity.shape
+    flat_image = np.full((1, 16, 16, 3), 0.5, np.float32)
+    assert flat_errors(flat_image)[0] == 0.0
 
 
 def test_each_error_is_the_files_own_reconstruction_error(odd_index):
     """From the stored pixels, as from the file: the raw index keeps them losslessly."""
     bundle = IndexBundle.load(odd_index)
-    rows, errors = all_errors(bundle)
+    scores = unusual_scores(bundle)
+    rows, errors = scores.rows, scores.errors
     config = bundle.model.config
     images = np.stack([load_image(bundle.metadata.paths[r], config.image_size, config.channels)
                        for r in rows[:8]])  # fmt: skip
@@ -73,7 +112,7 @@ def test_the_cli_lists_both_and_writes_them(capsys, odd_index, tmp_path):
         == 0
     )
     printed = capsys.readouterr().out
-    assert "rebuilds worst" in printed and "misfiled.png" in printed
+    assert "most unusual" in printed and "misfiled.png" in printed
     data = json.loads((tmp_path / "o.json").read_text())
     assert len(data["outliers"]) == 2 and data["label_doubts"]
     assert main(["outliers", "--index", str(odd_index), "--out", str(tmp_path / "o.csv")]) == 0
