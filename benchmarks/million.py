@@ -2,6 +2,7 @@
 
     python benchmarks/million.py --source CIFAR_TRAIN_DIR --model MODEL_DIR --work WORK
         [--count 1000000] [--memory-budget 2G] [--autofaiss-python PY] [--out FILE.json]
+        [--steps images,decode_only,build,update,search,autofaiss]
 
 Makes ``--count`` distinct JPEGs from the source photos (benchmarks/million_images.py,
 cached in WORK), then one step after another, each in its own process so that its peak
@@ -46,6 +47,7 @@ from latentsearch.indexer.store.bundle import (  # noqa: E402
 )
 
 QUERIES = 1000
+STEPS = ("images", "decode_only", "build", "update", "search", "autofaiss")
 
 
 def last_json_line(output: str) -> dict:
@@ -109,14 +111,15 @@ def step_decode(args) -> dict:
     return {key: decode[key] for key in ("seconds", "peak_rss_mib", "images", "images_per_s")}
 
 
-def step_build(args, decode_rate: float) -> dict:
+def step_build(args, decode_rate: float | None) -> dict:
     shutil.rmtree(args.work / "index", ignore_errors=True)
     index = ["index", "--data", str(args.work / "images"), "--model", args.model]
     index += ["--out", str(args.work / "index"), "--index-type", args.index_type]
     index += ["--memory-budget", args.memory_budget, "--workers", str(args.workers)]
     build = measured(latentsearch(*index))
     build["images_per_s"] = round(args.count / build["seconds"], 1)
-    build["of_decode_only"] = round(build["images_per_s"] / decode_rate, 3)
+    if decode_rate:  # measured in the same run
+        build["of_decode_only"] = round(build["images_per_s"] / decode_rate, 3)
     return {**build, **build_bytes(args.work / "index")}
 
 
@@ -145,6 +148,20 @@ def step_update(args, ids_for_update: range) -> dict:
             target.rename(source)
 
 
+def search_steps(args, ids_for_queries: range, record) -> None:
+    """Recall of the chosen index, then one search each through the CLI, API and page."""
+    queries = [image_path(args.work / "spare", i) for i in ids_for_queries]
+    record("recall", exact_recall(args.work / "index", queries, args.work / "autofaiss"))
+    index = str(args.work / "index")
+    cli = measured(latentsearch("search", "--index", index, "--json", str(queries[0])))
+    record("cli_search", {"seconds": cli["seconds"], "peak_rss_mib": cli["peak_rss_mib"]})
+    record("api", api_probe(args.work / "index", queries[:200]))
+    page = measured(
+        [sys.executable, str(HERE / "million_probes.py"), "page", index, str(queries[0])]
+    )
+    record("page", page)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--source", type=Path, required=True, help="folder of source photos")
@@ -156,6 +173,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--autofaiss-python", help="an interpreter with autofaiss installed")
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--steps",
+        type=lambda text: text.split(","),
+        default=STEPS,
+        help=f"which of {','.join(STEPS)} to run (default: all; later ones need the build)",
+    )
     args = parser.parse_args()
     ids_for_update = range(args.count, args.count + max(1, args.count // 100))
     ids_for_queries = range(ids_for_update.stop, ids_for_update.stop + QUERIES)
@@ -165,23 +188,20 @@ def main() -> None:
         report[name] = figures
         print(json.dumps({"step": name, **figures}), flush=True)
 
-    record("images", step_images(args, ids_for_update, ids_for_queries))
-    record("decode_only", step_decode(args))
-    record("build", step_build(args, report["decode_only"]["images_per_s"]))
-    update = step_update(args, ids_for_update)
-    update["of_build"] = round(update["seconds"] / report["build"]["seconds"], 3)
-    record("update", update)
-    queries = [image_path(args.work / "spare", i) for i in ids_for_queries]
-    record("recall", exact_recall(args.work / "index", queries, args.work / "autofaiss"))
-    index = str(args.work / "index")
-    cli = measured(latentsearch("search", "--index", index, "--json", str(queries[0])))
-    record("cli_search", {"seconds": cli["seconds"], "peak_rss_mib": cli["peak_rss_mib"]})
-    record("api", api_probe(args.work / "index", queries[:200]))
-    page = measured(
-        [sys.executable, str(HERE / "million_probes.py"), "page", index, str(queries[0])]
-    )
-    record("page", page)
-    if args.autofaiss_python:
+    if "images" in args.steps:
+        record("images", step_images(args, ids_for_update, ids_for_queries))
+    if "decode_only" in args.steps:
+        record("decode_only", step_decode(args))
+    if "build" in args.steps:
+        record("build", step_build(args, report.get("decode_only", {}).get("images_per_s")))
+    if "update" in args.steps:
+        update = step_update(args, ids_for_update)
+        if "build" in report:
+            update["of_build"] = round(update["seconds"] / report["build"]["seconds"], 3)
+        record("update", update)
+    if "search" in args.steps:
+        search_steps(args, ids_for_queries, record)
+    if "autofaiss" in args.steps and args.autofaiss_python:
         theirs = [
             args.autofaiss_python,
             str(HERE / "autofaiss_run.py"),
