@@ -1,13 +1,15 @@
 """Compression as a measured use: the autoencoder's code against JPEG and WebP.
 
-    python benchmarks/rate_distortion.py --model MODEL_DIR --data NAME=DIR [--data ...]
+    python benchmarks/rate_distortion.py --model MODEL_DIR [--model ...] --data NAME=DIR [...]
         [--count 500] [--out docs/applications]
 
 For ``--count`` photos of each folder (seeded), at the model's input size: bytes per image,
 PSNR and SSIM of the decoded photo against the photo, for
-- the model's code (``latentsearch train``'s saved encoder and decoder) stored as float32,
+- each model's code (``latentsearch train``'s saved encoder and decoder) stored as float32,
   float16, int8 (one scale per code) and product-quantised (FAISS PQ, 8 bits a sub-vector,
-  trained on the other folder photos' codes);
+  trained on the other folder photos' codes); for a vqvae, its grid of codebook indices as
+  ``latentsearch index`` stores it (``indexes.codebook.code_bytes``), looked up in the
+  codebook and decoded;
 - JPEG and WebP (Pillow) at qualities 1-95.
 Prints a Markdown table per folder and writes OUT/rate_distortion.png (PSNR against bytes).
 """
@@ -24,11 +26,19 @@ import numpy as np
 from PIL import Image
 
 from latentsearch.encoder.inference import decode_codes, encode_images
-from latentsearch.encoder.training import load_model
+from latentsearch.encoder.quantiser import codebook_of
+from latentsearch.encoder.training import TrainedModel, load_model
 from latentsearch.indexer.files.images import load_image
 from latentsearch.indexer.files.listing import list_images
+from latentsearch.indexer.indexes.codebook import code_bytes
 
 QUALITIES = (1, 5, 10, 20, 30, 50, 70, 90, 95)
+FAMILIES = (  # (which rows, matplotlib format, legend) of the plot
+    (lambda c: c.startswith("JPEG"), "o-", "JPEG"),
+    (lambda c: c.startswith("WEBP"), "s-", "WebP"),
+    (lambda c: c.startswith("code") and "VQ" not in c, "^", "autoencoder code"),
+    (lambda c: c.startswith("code VQ"), "*", "VQ-VAE indices"),
+)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -70,7 +80,10 @@ def image_codec(images: np.ndarray, kind: str, quality: int) -> dict:
     return codec_row(images, np.stack(decoded), np.mean(sizes))
 
 
-def code_codecs(model, images: np.ndarray, others: np.ndarray) -> dict[str, dict]:
+def code_codecs(model: TrainedModel, images: np.ndarray, others: np.ndarray) -> dict:
+    """Rows for the model's code: a vqvae's indices, or a continuous code's storage forms."""
+    if model.config.variant == "vqvae":
+        return {"code VQ indices": vq_index_row(model, images)}
     codes = encode_images(model.encoder, images)
     rows = {"code float32": codec_row(images, decode(model, codes), codes.shape[1] * 4)}
     rows["code float16"] = codec_row(
@@ -90,19 +103,34 @@ def code_codecs(model, images: np.ndarray, others: np.ndarray) -> dict[str, dict
     return rows
 
 
+def vq_index_row(model: TrainedModel, images: np.ndarray) -> dict:
+    """The photos rebuilt from nothing but their grids of codebook indices."""
+    indices = np.concatenate(
+        [
+            np.asarray(model.encoder.predict_on_batch(images[i : i + 256])[1])
+            for i in range(0, len(images), 256)
+        ]
+    )
+    grids = codebook_of(model.encoder)[indices.astype(np.int64)]
+    codes = grids.reshape(len(images), -1)
+    return codec_row(images, decode(model, codes), code_bytes(model.config))
+
+
 def decode(model, codes: np.ndarray) -> np.ndarray:
     return np.clip(decode_codes(model.decoder, codes.astype(np.float32)), 0, 1)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--model", type=Path, action="append", required=True)
     parser.add_argument("--data", action="append", required=True, help="NAME=DIR")
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--out", type=Path, default=Path("docs/applications"))
     args = parser.parse_args()
-    model = load_model(args.model)
-    size, channels = model.config.image_size, model.config.channels
+    models = [load_model(path) for path in args.model]
+    size, channels = models[0].config.image_size, models[0].config.channels
+    if any((m.config.image_size, m.config.channels) != (size, channels) for m in models):
+        raise SystemExit("every --model must take the same input size and channels")
     curves = {}
     for spec in args.data:
         name, folder = spec.split("=", 1)
@@ -112,7 +140,11 @@ def main() -> None:
         others = np.stack(
             [load_image(p, size, channels) for p in paths[args.count : 3 * args.count]]
         )
-        rows = code_codecs(model, images, others)
+        rows = {}
+        for path, model in zip(args.model, models, strict=True):
+            named = len(models) > 1
+            for codec, row in code_codecs(model, images, others).items():
+                rows[f"{codec} ({path.name})" if named else codec] = row
         for kind in ("JPEG", "WEBP"):
             for quality in QUALITIES:
                 rows[f"{kind} q{quality}"] = image_codec(images, kind, quality)
@@ -130,13 +162,10 @@ def plot(curves: dict, path: Path) -> None:
     figure = Figure(figsize=(5 * len(curves), 4), layout="tight")
     for n, (name, rows) in enumerate(curves.items(), start=1):
         axes = figure.add_subplot(1, len(curves), n)
-        for family, marker in (("JPEG", "o-"), ("WEBP", "s-"), ("code", "^")):
-            points = sorted(
-                (r["bytes"], r["psnr"]) for c, r in rows.items() if c.startswith(family)
-            )
-            axes.plot(
-                *zip(*points, strict=True), marker, label=family.replace("code", "autoencoder code")
-            )
+        for family, marker, label in FAMILIES:
+            points = sorted((r["bytes"], r["psnr"]) for c, r in rows.items() if family(c))
+            if points:
+                axes.plot(*zip(*points, strict=True), marker, label=label)
         axes.set(xscale="log", xlabel="bytes per image", ylabel="PSNR (dB)", title=name)
         axes.legend()
     path.parent.mkdir(parents=True, exist_ok=True)
