@@ -105,12 +105,7 @@ def code_codecs(model: TrainedModel, images: np.ndarray, others: np.ndarray) -> 
 
 def vq_index_row(model: TrainedModel, images: np.ndarray) -> dict:
     """The photos rebuilt from nothing but their grids of codebook indices."""
-    indices = np.concatenate(
-        [
-            np.asarray(model.encoder.predict_on_batch(images[i : i + 256])[1])
-            for i in range(0, len(images), 256)
-        ]
-    )
+    indices = model.encoder.predict(images, batch_size=256, verbose=0)[1]  # [grid, indices]
     grids = codebook_of(model.encoder)[indices.astype(np.int64)]
     codes = grids.reshape(len(images), -1)
     return codec_row(images, decode(model, codes), code_bytes(model.config))
@@ -140,9 +135,8 @@ def main() -> None:
         others = np.stack(
             [load_image(p, size, channels) for p in paths[args.count : 3 * args.count]]
         )
-        rows = {}
+        rows, named = {}, len(models) > 1
         for path, model in zip(args.model, models, strict=True):
-            named = len(models) > 1
             for codec, row in code_codecs(model, images, others).items():
                 rows[f"{codec} ({path.name})" if named else codec] = row
         for kind in ("JPEG", "WEBP"):

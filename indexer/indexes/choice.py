@@ -21,9 +21,9 @@ FLAT_MAX_COUNT = 100_000
 HNSW_NEIGHBOURS = 32
 HNSW_EF_SEARCH = 128
 # IVF lists probed per query: one in 8, or one in 16 from this many lists up. Measured on
-# random subsets of a million 128-d codes (docs/scaling.md): one list in 16 kept recall@10
-# at 0.968 with 512 lists and 0.978 with 1,024 (0.889 and 0.934 with 128 and 256), and
-# halved the search time (9.7 to 4.8 ms at a million).
+# a million 128-d codes and random subsets of them (docs/scaling.md): one list in 16 kept
+# recall@10 at 0.978 with 1,024 lists (the million) and 0.968 with 512 (0.889 and 0.934
+# with 128 and 256), and halved the search time (9.7 to 4.8 ms at a million).
 FEWER_PROBES_FROM_LISTS = 1024
 # FAISS wants at least 39 training points per IVF centroid.
 POINTS_PER_CENTROID = 39

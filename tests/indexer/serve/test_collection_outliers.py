@@ -73,18 +73,9 @@ def test_code_rarity_weighs_directions_by_how_much_the_codes_vary():
     assert rarity[-1] > 5 * rarity[-2]
 
 
-def test_a_flat_photo_is_unusual_for_its_detail(odd_index):
-    """The relative measure divides by the flat-image error: a flat picture's is near 0."""
-    bundle = IndexBundle.load(odd_index)
-    scores = unusual_scores(bundle)
-    np.testing.assert_array_equal(np.sort(scores.rows), np.arange(len(bundle)))
-    assert scores.errors.shape == scores.relative.shape == scores.rarity.shape
-    flat_image = np.full((1, 16, 16, 3), 0.5, np.float32)
-    assert flat_errors(flat_image)[0] == 0.0
-
-
-def test_each_error_is_the_files_own_reconstruction_error(odd_index):
-    """From the stored pixels, as from the file: the raw index keeps them losslessly."""
+def test_each_measure_is_the_files_own(odd_index):
+    """From the stored pixels, as from the file: the raw index keeps them losslessly. The
+    relative measure divides by the flat-image error, 0 for a flat picture."""
     bundle = IndexBundle.load(odd_index)
     scores = unusual_scores(bundle)
     rows, errors = scores.rows, scores.errors
@@ -95,6 +86,11 @@ def test_each_error_is_the_files_own_reconstruction_error(odd_index):
     direct = errors_of(images, rebuild(bundle.model, images, codes))
     np.testing.assert_allclose(errors[:8], direct, rtol=1e-4, atol=1e-6)
     assert np.all(np.isfinite(errors)) and len(rows) == len(bundle)
+    relative = direct / np.maximum(flat_errors(images), 1e-6)
+    np.testing.assert_allclose(scores.relative[:8], relative, rtol=1e-3, atol=1e-6)
+    np.testing.assert_array_equal(np.sort(rows), np.arange(len(bundle)))
+    assert errors.shape == scores.relative.shape == scores.rarity.shape
+    assert flat_errors(np.full((1, 16, 16, 3), 0.5, np.float32))[0] == 0.0
 
 
 def test_a_misfiled_photo_is_doubted_and_its_neighbours_label_named(odd_index):
