@@ -42,7 +42,6 @@ from million_probes import api_probe, exact_recall  # noqa: E402
 from latentsearch.indexer.store.bundle import (  # noqa: E402
     LATENT_FILE,
     METADATA_FILE,
-    RAW_FILE,
     current_index_build,
 )
 
@@ -85,7 +84,8 @@ def latentsearch(*words: str) -> list[str]:
 
 def build_bytes(index_dir: Path) -> dict:
     build = current_index_build(index_dir)
-    sizes = {name: (build / name).stat().st_size for name in (LATENT_FILE, RAW_FILE, METADATA_FILE)}
+    sizes = {name: (build / name).stat().st_size for name in (LATENT_FILE, METADATA_FILE)}
+    sizes["raw segments"] = sum(path.stat().st_size for path in build.glob("raw*.faiss"))
     manifest = json.loads((build / "manifest.json").read_text())
     return {"bytes": sizes, "index_type": manifest["index_type"], "indexed": manifest["count"]}
 

@@ -29,9 +29,10 @@ def list_images(root: str | Path) -> list[Path]:
     for folder, dirs, files in os.walk(root, onerror=warn):
         dirs[:] = [name for name in dirs if not name.startswith(".")]  # prunes the walk
         for name in files:
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
-                found.append(Path(folder, name))
-    return sorted(found)
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+                found.append(os.path.join(folder, name))
+    # sorted as Paths sort (part by part), on strings: a million Path comparisons take seconds
+    return [Path(path) for path in sorted(found, key=lambda path: path.split(os.sep))]
 
 
 def label_for(path: Path, root: Path) -> str | None:

@@ -122,7 +122,9 @@ def add_vectors(index: faiss.Index, vectors: np.ndarray, ids: np.ndarray | None 
 
 
 def stored_ids(index: faiss.Index) -> np.ndarray:
-    """The ids an ``IDMap2`` or IVF index holds."""
+    """The ids an ``IDMap2`` or IVF index holds (or a ``SegmentedIndex``, which says)."""
+    if hasattr(index, "stored_ids"):
+        return index.stored_ids()
     if hasattr(index, "id_map"):
         return faiss.vector_to_array(faiss.downcast_index(index).id_map).astype(np.int64)
     invlists = faiss.extract_index_ivf(index).invlists

@@ -35,9 +35,9 @@ from latentsearch.indexer.indexes.faiss_helpers import (
     BINARY_KEY,
     DEFAULT_METRIC,
     HAMMING,
-    new_pixel_index,
     prepare_vectors,
 )
+from latentsearch.indexer.indexes.pixel_segments import PixelSegmentWriter
 from latentsearch.indexer.pipeline.writer import BuildRecord, IndexWriter, finish_build
 from latentsearch.indexer.serve.outliers import error_stride
 from latentsearch.indexer.store.bundle import METADATA_FILE, Manifest
@@ -174,8 +174,8 @@ def build_index(
     config = model.config
     scan = FolderScan.of(folder)
     key, latent = new_latent_index(scan, model, settings)
-    raw = new_pixel_index(config.raw_dim)  # exact L2 on the pixels, one byte each
     with staged_build(out_dir) as staging:
+        raw = PixelSegmentWriter(staging, config.raw_dim)  # exact L2 on the pixels, bytes
         with MetadataWriter(staging / METADATA_FILE) as metadata:
             stride = error_stride(len(scan.paths))
             writer = IndexWriter(model, latent, raw, metadata, settings.chosen_metric, 0, stride)

@@ -17,6 +17,9 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import faiss
+import numpy as np
+
 from latentsearch.encoder.devices import for_indexing
 from latentsearch.encoder.training import TrainedModel, load_model, model_files
 from latentsearch.indexer.files.corpus import resolve_data
@@ -24,17 +27,22 @@ from latentsearch.indexer.files.folders import FolderScan, hash_files, read_batc
 from latentsearch.indexer.files.listing import file_signature
 from latentsearch.indexer.indexes.choice import index_type_of
 from latentsearch.indexer.indexes.faiss_helpers import read_index, remove_ids
+from latentsearch.indexer.indexes.pixel_segments import (
+    CarriedSegments,
+    carry_segments,
+    write_removed,
+)
 from latentsearch.indexer.pipeline.build import BuildSettings, NothingToIndexError, build_index
 from latentsearch.indexer.pipeline.writer import BuildRecord, IndexWriter, finish_build
 from latentsearch.indexer.serve.outliers import error_stride
 from latentsearch.indexer.store.bundle import (
     LATENT_FILE,
     METADATA_FILE,
-    RAW_FILE,
     IndexLoadError,
     Manifest,
     current_index_build,
     encoder_sha256,
+    raw_segments,
     verify_build,
 )
 from latentsearch.indexer.store.disk import staged_build
@@ -88,12 +96,8 @@ def rebuild_reason(previous: Path, model_hash: str, settings: BuildSettings) -> 
         return f"the metric changed ({manifest.metric} -> {settings.metric})"
     if settings.index_type not in ("auto", index_type_of(manifest.index_type)):
         return f"the index type changed ({manifest.index_type} -> {settings.index_type})"
-    metadata = Metadata.open(previous / METADATA_FILE)
-    try:
-        if metadata.hashes is None or len(metadata.hashes) != len(metadata):
-            return "the index predates incremental updates (no content hashes)"
-    finally:
-        metadata.close()
+    if not Metadata.hashes_every_row(previous / METADATA_FILE):
+        return "the index predates incremental updates (no content hashes)"
     return None
 
 
@@ -191,13 +195,11 @@ def _apply_update(
     fresh = FolderScan(folder.resolve(), [Path(p) for p in plan.to_encode])
     config = model.config
     with staged_build(out_dir) as staging:
-        shutil.copyfile(previous / METADATA_FILE, staging / METADATA_FILE)
-        latent = remove_ids(read_index(previous / LATENT_FILE), plan.stale_rows)
-        raw = remove_ids(read_index(previous / RAW_FILE), plan.stale_rows)
+        latent, raw = _carry_build(previous, staging, manifest, plan.stale_rows, config.raw_dim)
         with MetadataWriter(staging / METADATA_FILE, append=True) as metadata:
             metadata.blank(plan.stale_rows)
             stride = error_stride(plan.unchanged + len(plan.to_encode))
-            writer = IndexWriter(model, latent, raw, metadata, manifest.metric, rows, stride)
+            writer = IndexWriter(model, latent, raw.writer, metadata, manifest.metric, rows, stride)
             for batch in read_batches(
                 fresh,
                 config.image_size,
@@ -216,4 +218,19 @@ def _apply_update(
             "removed": len(plan.stale_rows),
         }
         record = BuildRecord(folder, model_dir, fresh, started, update)
-        return finish_build(staging, writer, record, manifest.index_type)
+        sums = manifest.checksums  # verify_build checked them when the update began
+        linked = {name: sums[name] for name in raw.linked if name in sums}
+        return finish_build(staging, writer, record, manifest.index_type, linked)
+
+
+def _carry_build(
+    previous: Path, staging: Path, manifest: Manifest, stale_rows: list[int], raw_dim: int
+) -> tuple[faiss.Index, CarriedSegments]:
+    """The previous build's metadata, latent index and raw-pixel segments in ``staging``,
+    without ``stale_rows``; the metadata rows are blanked by the caller."""
+    shutil.copyfile(previous / METADATA_FILE, staging / METADATA_FILE)
+    latent = remove_ids(read_index(previous / LATENT_FILE), stale_rows)
+    names = raw_segments(previous, manifest)
+    raw = carry_segments(previous, staging, names, np.asarray(stale_rows), raw_dim)
+    write_removed(staging, raw.removed)
+    return latent, raw

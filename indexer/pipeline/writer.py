@@ -14,11 +14,11 @@ from latentsearch.encoder.inference import encode_images
 from latentsearch.encoder.training import TrainedModel
 from latentsearch.indexer.files.folders import FolderScan, ImageBatch
 from latentsearch.indexer.indexes.faiss_helpers import add_vectors, prepare_vectors, write_index
+from latentsearch.indexer.indexes.pixel_segments import PixelSegmentWriter
 from latentsearch.indexer.serve.outliers import MIN_ERROR_STRIDE, collection_errors
 from latentsearch.indexer.store.bundle import (
     LATENT_FILE,
     MANIFEST_FILE,
-    RAW_FILE,
     Manifest,
     copy_model,
     encoder_sha256,
@@ -35,7 +35,7 @@ class IndexWriter:
 
     model: TrainedModel
     latent: faiss.Index
-    raw: faiss.Index
+    raw: PixelSegmentWriter
     metadata: MetadataWriter
     metric: str
     next_id: int = 0
@@ -55,7 +55,7 @@ class IndexWriter:
         if codes is not None:
             vectors = prepare_vectors(codes, self.metric, self.model.config.binary_threshold)
             add_vectors(self.latent, vectors, ids)
-        add_vectors(self.raw, batch.images, ids)
+        self.raw.add(batch.images, ids)
         self.metadata.append(
             batch.paths, batch.labels, batch.thumbnails, errors, batch.hashes, batch.signatures
         )
@@ -74,11 +74,16 @@ class BuildRecord:
 
 
 def finish_build(
-    staging: Path, writer: IndexWriter, record: BuildRecord, index_key: str
+    staging: Path,
+    writer: IndexWriter,
+    record: BuildRecord,
+    index_key: str,
+    known_sums: dict[str, str] | None = None,
 ) -> Manifest:
-    """Write the indexes, the model copy and the manifest into ``staging``."""
+    """Write the indexes, the model copy and the manifest into ``staging``; ``known_sums``:
+    checksums of files linked unchanged from a verified build, not read again."""
     write_index(writer.latent, staging / LATENT_FILE)
-    write_index(writer.raw, staging / RAW_FILE)
+    writer.raw.close()
     copy_model(writer.model, staging)
     config = writer.model.config
     manifest = Manifest(
@@ -95,7 +100,7 @@ def finish_build(
         build_seconds=round(time.perf_counter() - record.started, 3),
         created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         update=record.update,
-        checksums=tree_checksums(staging, leave_out=frozenset({MANIFEST_FILE})),
+        checksums=tree_checksums(staging, frozenset({MANIFEST_FILE}), known_sums or {}),
     )
     manifest.save(staging)
     return manifest

@@ -23,6 +23,11 @@ from latentsearch.encoder.training import ENCODER_FILE, ModelLoadError, TrainedM
 from latentsearch.encoder.versioned_dir import NoBuildError, current_build
 from latentsearch.indexer.files.folders import file_sha256
 from latentsearch.indexer.indexes.faiss_helpers import IndexFileError, read_index
+from latentsearch.indexer.indexes.pixel_segments import (
+    SegmentedIndex,
+    read_segments,
+    segment_names,
+)
 from latentsearch.indexer.store.checksums import (
     MANIFEST_DIGEST,
     ChecksumError,
@@ -33,7 +38,6 @@ from latentsearch.indexer.store.metadata import Metadata, MetadataError
 
 FORMAT_VERSION = 1
 LATENT_FILE = "latent.faiss"
-RAW_FILE = "raw.faiss"
 METADATA_FILE = "metadata.h5"
 MANIFEST_FILE = "manifest.json"
 MODEL_DIR = "model"
@@ -163,6 +167,16 @@ def verify_build(folder: Path, manifest: Manifest) -> None:
         ) from err
 
 
+def raw_segments(folder: Path, manifest: Manifest) -> list[str]:
+    """The raw-pixel segment files of a build: those its manifest vouches for, or (a build
+    without checksums) those in the folder."""
+    names = manifest.checksums or [path.name for path in Path(folder).iterdir()]
+    found = segment_names(names)
+    if not found:
+        raise IndexLoadError(f"{folder} is damaged: it has no raw-pixel index")
+    return found
+
+
 def encoder_sha256(model_dir: Path) -> str:
     """What identifies the model an index was built with: its saved encoder's sha256."""
     return file_sha256(Path(model_dir) / ENCODER_FILE)
@@ -191,7 +205,7 @@ class IndexBundle:
     path: Path
     manifest: Manifest
     latent: faiss.Index
-    raw: faiss.Index
+    raw: SegmentedIndex
     metadata: Metadata
     model: TrainedModel
 
@@ -210,7 +224,7 @@ class IndexBundle:
         verify_build(folder, manifest)
         try:
             latent = read_index(folder / LATENT_FILE)
-            raw = read_index(folder / RAW_FILE, mapped=True)  # a bundle only searches
+            raw = read_segments(folder, raw_segments(folder, manifest))  # mapped: search only
             model = load_model(folder / MODEL_DIR)
             metadata = Metadata.open(folder / METADATA_FILE)
         except (IndexFileError, ModelLoadError, MetadataError) as err:

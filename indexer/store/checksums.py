@@ -25,13 +25,17 @@ class ChecksumError(LatentSearchError, RuntimeError):
         self.name = name
 
 
-def tree_checksums(folder: Path, leave_out: frozenset[str] = frozenset()) -> dict[str, str]:
-    """sha256 of every file under ``folder`` by its relative POSIX path, but ``leave_out``."""
+def tree_checksums(
+    folder: Path, leave_out: frozenset[str] = frozenset(), known: dict[str, str] | None = None
+) -> dict[str, str]:
+    """sha256 of every file under ``folder`` by its relative POSIX path, but ``leave_out``;
+    those in ``known`` (files taken unchanged from a verified build) are not read again."""
+    known = known or {}
     sums = {}
     for path in sorted(folder.rglob("*")):
         name = path.relative_to(folder).as_posix()
         if path.is_file() and name not in leave_out:
-            sums[name] = file_sha256(path)
+            sums[name] = known.get(name) or file_sha256(path)
     return sums
 
 

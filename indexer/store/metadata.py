@@ -175,6 +175,17 @@ class Metadata:
             raise MetadataError(f"cannot read metadata file {path}: {err}") from err
         return cls(paths=paths, labels=labels, file=handle, errors=errors, hashes=hashes)
 
+    @staticmethod
+    def hashes_every_row(path: Path) -> bool:
+        """Whether the file keeps a content hash for every row (builds since updates
+        exist), read from its datasets' shapes alone."""
+        try:
+            with h5py.File(path, "r") as handle:
+                rows = len(handle["path"])
+                return HASH_DATASET in handle and len(handle[HASH_DATASET]) == rows
+        except (OSError, KeyError) as err:
+            raise MetadataError(f"cannot read metadata file {path}: {err}") from err
+
     def __len__(self) -> int:
         return len(self.paths)
 

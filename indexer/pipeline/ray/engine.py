@@ -28,7 +28,8 @@ from latentsearch.indexer.files.corpus import resolve_data
 from latentsearch.indexer.files.folders import FolderScan, nothing_readable
 from latentsearch.indexer.indexes.choice import training_size
 from latentsearch.indexer.indexes.factory import train_index
-from latentsearch.indexer.indexes.faiss_helpers import new_pixel_index, prepare_vectors
+from latentsearch.indexer.indexes.faiss_helpers import prepare_vectors
+from latentsearch.indexer.indexes.pixel_segments import PixelSegmentWriter
 from latentsearch.indexer.pipeline.build import (
     BuildSettings,
     empty_latent_index,
@@ -183,7 +184,7 @@ def build_index_ray(
         shards.check_rows(files, listed)
         counts = shards.readable_counts(files)
         key, latent, filled = _latent_index(ray, files, counts, listed, model, settings)
-        raw = new_pixel_index(model.config.raw_dim)
+        raw = PixelSegmentWriter(staging, model.config.raw_dim)
         with MetadataWriter(staging / METADATA_FILE) as metadata:
             writer = IndexWriter(model, latent, raw, metadata, settings.chosen_metric)
             skipped = shards.join_shards(files, writer, with_latent=not filled)

@@ -51,7 +51,7 @@ def test_out_of_range_values_are_clipped_not_wrapped():
 
 def test_a_build_stores_raw_pixels_in_bytes(built_index_dir):
     bundle = IndexBundle.load(built_index_dir)
-    inner = faiss.downcast_index(bundle.raw.index)
+    inner = faiss.downcast_index(bundle.raw.parts[0].index)
     assert isinstance(inner, faiss.IndexScalarQuantizer)
     assert inner.code_size == bundle.manifest.raw_dim == 16 * 16 * 3
     assert bundle.raw.metric_type == faiss.METRIC_L2
@@ -75,6 +75,7 @@ def test_a_mapped_index_searches_from_the_file_and_answers_the_same(tmp_path):
 def test_a_loaded_bundle_maps_its_raw_pixels(built_index_dir):
     bundle = IndexBundle.load(built_index_dir)
     try:
-        assert not faiss.downcast_index(faiss.downcast_index(bundle.raw).index).codes.is_owned
+        part = bundle.raw.parts[0]
+        assert not faiss.downcast_index(faiss.downcast_index(part).index).codes.is_owned
     finally:
         bundle.metadata.close()

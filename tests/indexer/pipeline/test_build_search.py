@@ -16,7 +16,11 @@ from latentsearch.encoder.inference import encode_images
 from latentsearch.encoder.versioned_dir import POINTER, current_build
 from latentsearch.indexer.bench.leave_one_out import NoLabelsError, leave_one_out_precision
 from latentsearch.indexer.files.images import load_image
-from latentsearch.indexer.indexes.faiss_helpers import IndexFileError, prepare_vectors
+from latentsearch.indexer.indexes.faiss_helpers import (
+    IndexFileError,
+    prepare_vectors,
+    stored_vectors,
+)
 from latentsearch.indexer.pipeline.build import BuildSettings, NothingToIndexError, build_index
 from latentsearch.indexer.serve.search import Searcher, search_image
 from latentsearch.indexer.store.bundle import (
@@ -114,7 +118,7 @@ def test_stored_vectors_are_the_files_in_metadata_order(bundle):
     config = bundle.model.config
     size, channels = config.image_size, config.channels
     images = np.stack([load_image(p, size, channels) for p in bundle.metadata.paths])
-    raw = bundle.raw.reconstruct_n(0, bundle.raw.ntotal)
+    raw = stored_vectors(bundle.raw, np.arange(bundle.raw.ntotal))
     latent = bundle.latent.reconstruct_n(0, bundle.latent.ntotal)
 
     # raw pixels are stored one byte each: the same bytes, as floats within rounding

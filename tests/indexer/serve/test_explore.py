@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from latentsearch.indexer.files.images import ImageReadError, load_image
-from latentsearch.indexer.indexes.faiss_helpers import faiss_threads
+from latentsearch.indexer.indexes.faiss_helpers import faiss_threads, stored_vectors
 from latentsearch.indexer.serve.collection_map import (
     NoMapError,
     collection_map,
@@ -212,7 +212,7 @@ def test_fit_ratio_is_zero_for_a_perfect_model_and_one_for_flat_colour():
 def test_the_explorer_judges_its_model_from_the_collection(explorer):
     from latentsearch.indexer.serve.outliers import fit_ratio, flat_errors
 
-    pixels = explorer.bundle.raw.reconstruct_n(0, explorer.bundle.raw.ntotal)
+    pixels = stored_vectors(explorer.bundle.raw, np.arange(explorer.bundle.raw.ntotal))
     images = pixels.reshape(-1, *explorer.bundle.model.config.input_shape)
     whole = fit_ratio(explorer.errors, flat_errors(images))  # the 37 images are the sample
     assert explorer.fit_ratio == pytest.approx(whole, rel=0.01)

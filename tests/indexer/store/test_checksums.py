@@ -13,6 +13,7 @@ import pytest
 
 from latentsearch.indexer.cli import parser as cli
 from latentsearch.indexer.cli.parser import build_parser
+from latentsearch.indexer.indexes.pixel_segments import segment_name
 from latentsearch.indexer.pipeline.build import BuildSettings
 from latentsearch.indexer.pipeline.update import update_index
 from latentsearch.indexer.serve.search import Searcher
@@ -20,7 +21,6 @@ from latentsearch.indexer.store.bundle import (
     LATENT_FILE,
     MANIFEST_FILE,
     METADATA_FILE,
-    RAW_FILE,
     TRUST_ENV,
     IndexBundle,
     IndexLoadError,
@@ -29,6 +29,7 @@ from latentsearch.indexer.store.bundle import (
 )
 from latentsearch.indexer.store.checksums import ChecksumError, tree_checksums, verify_tree
 
+RAW_FILE = segment_name(0)  # the one raw-pixel segment of a small build
 STRESS = os.environ.get("LATENTSEARCH_STRESS") == "1"
 FLIP_TRIALS = 300 if STRESS else 40
 
