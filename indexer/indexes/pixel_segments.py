@@ -45,8 +45,15 @@ def segment_name(number: int) -> str:
 
 def segment_names(names: Iterable[str]) -> list[str]:
     """The segment files among ``names`` (a build's files), in the order they were written."""
-    found = [name for name in names if SEGMENT_FILE.fullmatch(name)]
-    return sorted(found, key=lambda name: int(SEGMENT_FILE.fullmatch(name).group(2) or -1))
+    return sorted((name for name in names if SEGMENT_FILE.fullmatch(name)), key=_segment_number)
+
+
+def _segment_number(name: str) -> int:
+    """The number in a segment's name; -1 for the single ``raw.faiss`` of an older build."""
+    match = SEGMENT_FILE.fullmatch(name)
+    if match is None:
+        raise ValueError(f"{name} is not a raw-pixel segment file")
+    return int(match.group(2) or -1)
 
 
 class PixelSegmentWriter:
@@ -207,8 +214,7 @@ def write_removed(staging: Path, removed: np.ndarray) -> None:
 
 
 def _next_number(names: list[str]) -> int:
-    numbers = [int(SEGMENT_FILE.fullmatch(name).group(2) or -1) for name in names]
-    return max(numbers, default=-1) + 1
+    return max(map(_segment_number, names), default=-1) + 1
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
