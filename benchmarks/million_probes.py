@@ -106,12 +106,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def peak_rss_mib(pid: int) -> float:
-    """The high-water mark of a live process's resident memory (Linux VmHWM)."""
+def status_mib(pid: int, field: str) -> float:
+    """One memory figure of a live process from /proc/PID/status, in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return round(int(line.split()[1]) / 1024)
     return float("nan")
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The high-water mark of a live process's resident memory (Linux VmHWM)."""
+    return status_mib(pid, "VmHWM")
 
 
 def api_probe(index_dir: Path, queries: list[Path]) -> dict:
@@ -151,6 +156,10 @@ def api_probe(index_dir: Path, queries: list[Path]) -> dict:
             **percentiles("raw_part", inside["raw_ms"]),
             **percentiles("latent_only_request", latent_alone),
             "peak_rss_mib": peak_rss_mib(server.pid),
+            # now, after the searches: its own memory, and pages of mapped files (the
+            # raw-pixel segments) that the OS can drop and other processes share
+            "rss_anon_mib": status_mib(server.pid, "RssAnon"),
+            "rss_file_mib": status_mib(server.pid, "RssFile"),
         }
     finally:
         server.terminate()

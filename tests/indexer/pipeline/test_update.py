@@ -15,7 +15,13 @@ from latentsearch.indexer.cli.parser import main
 from latentsearch.indexer.files.folders import file_sha256, hash_files
 from latentsearch.indexer.files.images import load_image
 from latentsearch.indexer.files.listing import file_signature
-from latentsearch.indexer.indexes.faiss_helpers import prepare_vectors, stored_ids, stored_vectors
+from latentsearch.indexer.indexes import pixel_segments
+from latentsearch.indexer.indexes.faiss_helpers import (
+    prepare_vectors,
+    search,
+    stored_ids,
+    stored_vectors,
+)
 from latentsearch.indexer.pipeline import update as update_module
 from latentsearch.indexer.pipeline.build import BuildSettings, build_index
 from latentsearch.indexer.pipeline.update import plan_update, unchanged_hashes, update_index
@@ -108,6 +114,34 @@ def test_update_adds_changed_and_new_removes_deleted(folder_and_index, make_imag
     gone = old_rows[str(deleted.resolve())]
     assert gone not in stored_ids(after.latent) and gone not in stored_ids(after.raw)
     assert after.metadata.paths[gone] == "" and after.metadata.hashes[gone] == ""
+
+
+def test_update_links_untouched_pixel_segments_and_leaves_removed_rows_out(
+    folder_and_index, make_image, monkeypatch
+):
+    folder, out = folder_and_index
+    monkeypatch.setattr(pixel_segments, "SEGMENT_ROWS", 8)  # several segments of 16-row batches
+    model = IndexBundle.load(out).model.path
+    build_index(folder, model, out, SETTINGS)
+    before = IndexBundle.load(out)
+    assert len(before.raw.parts) >= 2
+    deleted = folder / "red" / "00.png"
+    gone = rows_by_path(before)[str(deleted.resolve())]
+    deleted.unlink()
+    make_image(folder / "blue" / "new.png", (30, 40, 220), seed=77)
+
+    update_index(folder, model, out, SETTINGS)
+
+    after = IndexBundle.load(out)
+    linked = [p.name for p in after.path.glob("raw-*.faiss") if (before.path / p.name).exists()]
+    assert linked and all(
+        (after.path / name).stat().st_ino == (before.path / name).stat().st_ino for name in linked
+    )
+    assert len(after.raw.parts) == len(before.raw.parts) + 1  # the new row's own segment
+    assert gone in after.raw.removed and after.raw.ntotal == len(after) == len(before)
+    pixels = stored_vectors(before.raw, [gone])
+    _, found = search(after.raw, pixels, after.raw.ntotal)
+    assert gone not in found
 
 
 def test_update_without_an_index_builds_one(tmp_path, image_folder, trained_model_dir, caplog):
