@@ -9,7 +9,12 @@ import pytest
 from PIL import Image
 
 from latentsearch.indexer.store import disk as staging
-from latentsearch.indexer.store.metadata import Metadata, MetadataWriter, write_blobs
+from latentsearch.indexer.store.metadata import (
+    Metadata,
+    MetadataWriter,
+    consecutive_runs,
+    write_blobs,
+)
 
 
 def jpeg(n: int) -> bytes:
@@ -43,6 +48,30 @@ def test_appended_thumbnails_line_up_with_paths(tmp_path):
     try:
         assert [metadata.thumbnail(n) for n in range(7)] == thumbs
         assert metadata.paths == [f"{n}.png" for n in range(7)]
+    finally:
+        metadata.close()
+
+
+def test_consecutive_rows_group_into_runs():
+    assert consecutive_runs([9, 2, 3, 1, 10, 3, 6]) == [(1, 4), (6, 7), (9, 11)]
+    assert consecutive_runs([]) == []
+
+
+def test_blanked_rows_are_emptied_and_the_rest_kept(tmp_path):
+    thumbs = [jpeg(n) for n in range(8)]
+    with MetadataWriter(tmp_path / "metadata.h5") as writer:
+        paths = [f"{n}.png" for n in range(8)]
+        writer.append(paths, ["x"] * 8, thumbs, np.arange(8.0), [f"h{n}" for n in range(8)])
+    with MetadataWriter(tmp_path / "metadata.h5", append=True) as writer:
+        writer.blank([2, 3, 4, 6])  # a run of three and a single row
+    metadata = Metadata.open(tmp_path / "metadata.h5")
+    try:
+        assert metadata.live_rows() == [0, 1, 5, 7]
+        for row in (2, 3, 4, 6):
+            assert metadata.paths[row] == metadata.hashes[row] == ""
+            assert metadata.file["thumbnail"][row].size == 0 and np.isnan(metadata.errors[row])
+        assert [metadata.thumbnail(n) for n in (1, 5, 7)] == [thumbs[1], thumbs[5], thumbs[7]]
+        assert metadata.hashes[5] == "h5" and metadata.errors[7] == 7.0
     finally:
         metadata.close()
 
