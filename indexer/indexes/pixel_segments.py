@@ -75,6 +75,14 @@ class PixelSegmentWriter:
         if self._current.ntotal >= SEGMENT_ROWS:
             self.close()
 
+    def add_rows_of(self, segment: faiss.Index) -> None:
+        """Take over every row of another segment index (it is left empty), as ``add``."""
+        if self._current is None:
+            self._current = new_pixel_index(self.dim)
+        self._current.merge_from(segment)
+        if self._current.ntotal >= SEGMENT_ROWS:
+            self.close()
+
     def add_index(self, segment: faiss.Index) -> None:
         """Write a filled segment index as the next segment file."""
         write_index(segment, self.folder / segment_name(self.next_number))
@@ -188,18 +196,19 @@ def carry_segments(
     previous: Path, staging: Path, names: list[str], removed: np.ndarray, dim: int
 ) -> CarriedSegments:
     """Put ``previous``'s segments into ``staging`` without ``removed`` (ids): linked when
-    few of a segment's rows go, rewritten without them when most do."""
+    few of a segment's rows go; when most do, and for a last segment not yet full, their
+    other rows go to the writer, to be written with the new ones. So small updates do not
+    pile up small segments."""
     removed = np.union1d(removed_ids(previous), np.asarray(removed, dtype=np.int64))
     writer = PixelSegmentWriter(staging, dim, _next_number(names))
     still_removed, linked = [], []
-    for name in names:
+    for position, name in enumerate(names):
         ids = stored_ids(read_index(previous / name, mapped=True))  # the pixels stay on disk
         gone = ids[np.isin(ids, removed)]
-        if len(gone) >= COMPACT_FROM * len(ids):
-            kept = remove_ids(read_index(previous / name), gone)
-            if kept.ntotal:
-                writer.add_index(kept)
-            log.info("segment %s rewritten without %d removed rows", name, len(gone))
+        not_full = position == len(names) - 1 and len(ids) - len(gone) < SEGMENT_ROWS
+        if not_full or len(gone) >= COMPACT_FROM * len(ids):
+            writer.add_rows_of(remove_ids(read_index(previous / name), gone))
+            log.debug("segment %s rewritten without %d removed rows", name, len(gone))
             continue
         _link_or_copy(previous / name, staging / name)
         still_removed.append(gone)

@@ -100,9 +100,27 @@ def test_an_update_links_kept_segments_and_rewrites_mostly_removed_ones(tmp_path
         assert (staging / name).stat().st_ino == (previous / name).stat().st_ino
     assert sorted(carried.removed) == [1, 2]  # the rewritten segment holds none of its 12
     new_names = segment_names(path.name for path in staging.iterdir())
-    assert new_names == [segment_name(n) for n in (0, 2, 3, 4)]
+    assert new_names == [segment_name(n) for n in (0, 2, 3)]  # 3: 8 kept rows + 5 new
     segmented = read_segments(staging, new_names)
     kept = np.setdiff1d(np.arange(65), [1, 2, *range(20, 32)])
     np.testing.assert_array_equal(np.sort(stored_ids(segmented)), kept)
     assert segmented.ntotal == len(kept)
     np.testing.assert_allclose(stored_vectors(segmented, [35, 59]), rows[[35, 59]], atol=1e-6)
+
+
+def test_a_last_segment_not_yet_full_is_filled_by_the_next_update(tmp_path, small_segments):
+    previous, staging = tmp_path / "old", tmp_path / "new"
+    previous.mkdir(), staging.mkdir()
+    rows = pixels(53)
+    names = written(previous, rows[:50], np.arange(50))  # 20, 20 and 10 rows
+
+    carried = carry_segments(previous, staging, names, np.empty(0, np.int64), DIM)
+    carried.writer.add(rows[50:], np.arange(50, 53))
+    carried.writer.close()
+
+    assert carried.linked == [segment_name(0), segment_name(1)]
+    new_names = segment_names(path.name for path in staging.iterdir())
+    assert new_names == [segment_name(n) for n in (0, 1, 3)]  # not a fourth, 3-row segment
+    segmented = read_segments(staging, new_names)
+    np.testing.assert_array_equal(np.sort(stored_ids(segmented.parts[2])), np.arange(40, 53))
+    np.testing.assert_allclose(stored_vectors(segmented, [45, 52]), rows[[45, 52]], atol=1e-6)
