@@ -5,7 +5,8 @@ memory for the whole build, and an update read, trimmed and rewrote all of it. A
 segments of ``SEGMENT_ROWS`` rows, a build holds one segment at a time; an update links
 the unchanged segment files into the new build, writes only the new rows, and lists the
 rows of removed files in ``REMOVED_FILE``, which every search leaves out. A segment that
-is mostly removed rows is written again without them.
+is mostly removed rows, and a last segment not yet full, are written again with the new
+rows.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from latentsearch.indexer.indexes.faiss_helpers import (
 
 log = logging.getLogger(__name__)
 SEGMENT_ROWS = 65_536  # 200 MB of 32x32 colour pixels held while building
-SEGMENT_FILE = re.compile(r"raw(-(\d{5}))?\.faiss")  # raw.faiss: one segment, an older build
+SEGMENT_FILE = re.compile(r"raw(-(\d{5,}))?\.faiss")  # raw.faiss: one segment, an older build
 REMOVED_FILE = "raw-removed.npy"  # sorted ids of rows whose files left the collection
 COMPACT_FROM = 0.5  # an update rewrites a segment once this share of its rows is removed
 _SEARCH_THREADS = ThreadPoolExecutor(os.cpu_count() or 1)  # threads start on first use
