@@ -24,6 +24,7 @@ import faiss
 import numpy as np
 
 from latentsearch.indexer.indexes.faiss_helpers import (
+    IndexFileError,
     add_vectors,
     new_pixel_index,
     read_index,
@@ -173,8 +174,14 @@ def _id_range(part: faiss.Index) -> tuple[int, int]:
 
 
 def removed_ids(folder: Path) -> np.ndarray:
+    """The ids listed in a build's ``REMOVED_FILE`` (none when it has none)."""
     path = Path(folder) / REMOVED_FILE
-    return np.load(path) if path.is_file() else np.empty(0, np.int64)
+    if not path.is_file():
+        return np.empty(0, np.int64)
+    try:
+        return np.asarray(np.load(path), dtype=np.int64)  # never pickles
+    except (OSError, ValueError, TypeError) as err:
+        raise IndexFileError(f"cannot read {path}: {err}") from err
 
 
 def read_segments(folder: Path, names: list[str]) -> SegmentedIndex:

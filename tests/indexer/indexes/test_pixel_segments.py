@@ -5,6 +5,7 @@ import pytest
 
 from latentsearch.indexer.indexes import pixel_segments
 from latentsearch.indexer.indexes.faiss_helpers import (
+    IndexFileError,
     add_vectors,
     new_pixel_index,
     search,
@@ -124,3 +125,10 @@ def test_a_last_segment_not_yet_full_is_filled_by_the_next_update(tmp_path, smal
     segmented = read_segments(staging, new_names)
     np.testing.assert_array_equal(np.sort(stored_ids(segmented.parts[2])), np.arange(40, 53))
     np.testing.assert_allclose(stored_vectors(segmented, [45, 52]), rows[[45, 52]], atol=1e-6)
+
+
+def test_a_damaged_list_of_removed_rows_is_a_clear_error(tmp_path):
+    names = written(tmp_path, pixels(5), np.arange(5))
+    (tmp_path / pixel_segments.REMOVED_FILE).write_bytes(b"not an array")
+    with pytest.raises(IndexFileError, match="cannot read"):
+        read_segments(tmp_path, names)
