@@ -30,6 +30,7 @@ from latentsearch.indexer.indexes.faiss_helpers import (
     read_index,
     remove_ids,
     stored_ids,
+    stored_vectors,
     write_index,
 )
 
@@ -78,10 +79,15 @@ class PixelSegmentWriter:
             self.close()
 
     def add_rows_of(self, segment: faiss.Index) -> None:
-        """Take over every row of another segment index (it is left empty), as ``add``."""
+        """Take over every row of another segment index, as ``add``. Its codes move over as
+        they are; an older build's float (``Flat``) baseline is added again as pixels."""
         if self._current is None:
             self._current = new_pixel_index(self.dim)
-        self._current.merge_from(segment)
+        try:
+            self._current.merge_from(segment)
+        except RuntimeError:  # FAISS: codes of another kind cannot be merged
+            ids = stored_ids(segment)
+            add_vectors(self._current, stored_vectors(segment, ids), ids)
         if self._current.ntotal >= SEGMENT_ROWS:
             self.close()
 

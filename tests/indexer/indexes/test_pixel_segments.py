@@ -7,10 +7,12 @@ from latentsearch.indexer.indexes import pixel_segments
 from latentsearch.indexer.indexes.faiss_helpers import (
     IndexFileError,
     add_vectors,
+    new_index,
     new_pixel_index,
     search,
     stored_ids,
     stored_vectors,
+    write_index,
 )
 from latentsearch.indexer.indexes.pixel_segments import (
     PixelSegmentWriter,
@@ -132,3 +134,23 @@ def test_a_damaged_list_of_removed_rows_is_a_clear_error(tmp_path):
     (tmp_path / pixel_segments.REMOVED_FILE).write_bytes(b"not an array")
     with pytest.raises(IndexFileError, match="cannot read"):
         read_segments(tmp_path, names)
+
+
+def test_an_older_builds_float_baseline_is_carried_into_a_segment(tmp_path):
+    previous, staging = tmp_path / "old", tmp_path / "new"
+    previous.mkdir(), staging.mkdir()
+    rows = pixels(12)
+    flat = new_index("Flat", DIM)  # the raw index of builds before the 8-bit baseline
+    add_vectors(flat, rows[:10], np.arange(10))
+    write_index(flat, previous / "raw.faiss")
+
+    carried = carry_segments(previous, staging, ["raw.faiss"], np.array([4]), DIM)
+    carried.writer.add(rows[10:], np.arange(10, 12))
+    carried.writer.close()
+
+    new_names = segment_names(path.name for path in staging.iterdir())
+    assert new_names == [segment_name(0)] and carried.linked == []
+    segmented = read_segments(staging, new_names)
+    kept = np.setdiff1d(np.arange(12), [4])
+    np.testing.assert_array_equal(np.sort(stored_ids(segmented)), kept)
+    np.testing.assert_allclose(stored_vectors(segmented, kept), rows[kept], atol=1e-6)
