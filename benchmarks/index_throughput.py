@@ -123,11 +123,16 @@ def time_model(args: argparse.Namespace, with_decoder: bool) -> tuple[int, float
 
 def index_file_mib(index_dir: Path) -> float:
     """Size of the saved FAISS indexes: the latent index and every raw-pixel segment."""
-    from latentsearch.indexer.store.bundle import LATENT_FILE, current_index_build
+    from latentsearch.indexer.store.bundle import (
+        LATENT_FILE,
+        Manifest,
+        current_index_build,
+        raw_segments,
+    )
 
     build = current_index_build(index_dir)
-    files = [build / LATENT_FILE, *build.glob("raw*.faiss")]
-    return sum(path.stat().st_size for path in files) / 2**20
+    files = [LATENT_FILE, *raw_segments(build, Manifest.load(build))]
+    return sum((build / name).stat().st_size for name in files) / 2**20
 
 
 def run_build(args: argparse.Namespace) -> tuple[int, float]:

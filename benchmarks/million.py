@@ -42,7 +42,9 @@ from million_probes import api_probe, exact_recall  # noqa: E402
 from latentsearch.indexer.store.bundle import (  # noqa: E402
     LATENT_FILE,
     METADATA_FILE,
+    Manifest,
     current_index_build,
+    raw_segments,
 )
 
 QUERIES = 1000
@@ -84,10 +86,11 @@ def latentsearch(*words: str) -> list[str]:
 
 def build_bytes(index_dir: Path) -> dict:
     build = current_index_build(index_dir)
+    manifest = Manifest.load(build)
     sizes = {name: (build / name).stat().st_size for name in (LATENT_FILE, METADATA_FILE)}
-    sizes["raw segments"] = sum(path.stat().st_size for path in build.glob("raw*.faiss"))
-    manifest = json.loads((build / "manifest.json").read_text())
-    return {"bytes": sizes, "index_type": manifest["index_type"], "indexed": manifest["count"]}
+    segments = raw_segments(build, manifest)
+    sizes["raw segments"] = sum((build / name).stat().st_size for name in segments)
+    return {"bytes": sizes, "index_type": manifest.index_type, "indexed": manifest.count}
 
 
 def step_images(args, ids_for_update: range, ids_for_queries: range) -> dict:
