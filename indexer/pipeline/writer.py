@@ -100,7 +100,7 @@ def finish_build(
         build_seconds=round(time.perf_counter() - record.started, 3),
         created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         update=record.update,
-        checksums=tree_checksums(staging, frozenset({MANIFEST_FILE}), known_sums or {}),
+        checksums=tree_checksums(staging, frozenset({MANIFEST_FILE}), known_sums),
     )
     manifest.save(staging)
     return manifest
