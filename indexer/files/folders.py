@@ -21,7 +21,7 @@ from latentsearch.indexer.files.images import (
     as_model_input,
     read_for_index,
 )
-from latentsearch.indexer.files.listing import label_for, list_images
+from latentsearch.indexer.files.listing import label_for, list_image_files
 
 log = logging.getLogger(__name__)
 DEFAULT_WORKERS = min(8, os.cpu_count() or 1)
@@ -64,10 +64,16 @@ class FolderScan:
     @classmethod
     def of(cls, root: str | Path) -> FolderScan:
         root = Path(root).resolve()
-        paths = list_images(root)
-        if not paths:
-            raise FileNotFoundError(f"no image files found under {root}")
-        return cls(root=root, paths=paths)
+        return cls(root=root, paths=[Path(path) for path in image_files(root)])
+
+
+def image_files(root: Path) -> list[str]:
+    """The image files under ``root`` as strings (``list_image_files``); raises
+    ``FileNotFoundError`` when there are none."""
+    paths = list_image_files(root)
+    if not paths:
+        raise FileNotFoundError(f"no image files found under {root}")
+    return paths
 
 
 def nothing_readable(root: Path, listed: int, skipped: Sequence[Skipped]) -> NothingReadableError:

@@ -7,6 +7,8 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
+
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
@@ -16,6 +18,11 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 
 def list_images(root: str | Path) -> list[Path]:
     """Return image files under ``root`` (recursive, sorted, hidden entries skipped)."""
+    return [Path(path) for path in list_image_files(root)]
+
+
+def list_image_files(root: str | Path) -> list[str]:
+    """``list_images`` as strings: a million ``Path`` objects take seconds to make."""
     root = Path(root)
     if not root.exists():
         raise FileNotFoundError(f"image folder does not exist: {root}")
@@ -32,7 +39,7 @@ def list_images(root: str | Path) -> list[Path]:
             if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
                 found.append(os.path.join(folder, name))
     # sorted as Paths sort (part by part), on strings: a million Path comparisons take seconds
-    return [Path(path) for path in sorted(found, key=lambda path: path.split(os.sep))]
+    return sorted(found, key=lambda path: path.split(os.sep))
 
 
 def label_for(path: Path, root: Path) -> str | None:
@@ -51,3 +58,16 @@ def file_signature(path: str | os.PathLike) -> tuple[int, int, int]:
     except OSError:
         return (0, 0, 0)
     return (status.st_size, status.st_mtime_ns, time.time_ns())
+
+
+def sizes_and_times(paths: list[str]) -> np.ndarray:
+    """(n, 2) int64: each file's size and modification time in ns; -1s where it cannot be
+    read. One array for the lot: an update compares a million of them with its records."""
+    found = np.full((len(paths), 2), -1, dtype=np.int64)
+    for row, path in enumerate(paths):
+        try:
+            status = os.stat(path)
+        except OSError:
+            continue
+        found[row] = status.st_size, status.st_mtime_ns
+    return found
