@@ -12,7 +12,6 @@ from latentsearch.indexer.store import disk as staging
 from latentsearch.indexer.store.metadata import (
     Metadata,
     MetadataWriter,
-    consecutive_runs,
     write_blobs,
 )
 
@@ -52,18 +51,15 @@ def test_appended_thumbnails_line_up_with_paths(tmp_path):
         metadata.close()
 
 
-def test_consecutive_rows_group_into_runs():
-    assert consecutive_runs([9, 2, 3, 1, 10, 3, 6]) == [(1, 4), (6, 7), (9, 11)]
-    assert consecutive_runs([]) == []
-
-
 def test_blanked_rows_are_emptied_and_the_rest_kept(tmp_path):
     thumbs = [jpeg(n) for n in range(8)]
     with MetadataWriter(tmp_path / "metadata.h5") as writer:
         paths = [f"{n}.png" for n in range(8)]
-        writer.append(paths, ["x"] * 8, thumbs, np.arange(8.0), [f"h{n}" for n in range(8)])
+        hashes, signatures = [f"h{n}" for n in range(8)], [(n + 1, 2, 3) for n in range(8)]
+        writer.append(paths, ["x"] * 8, thumbs, np.arange(8.0), hashes, signatures)
     with MetadataWriter(tmp_path / "metadata.h5", append=True) as writer:
-        writer.blank([2, 3, 4, 6])  # a run of three and a single row
+        writer.blank([6, 2, 3, 4, 3])  # unsorted, a row twice
+        writer.blank([])
     metadata = Metadata.open(tmp_path / "metadata.h5")
     try:
         assert metadata.live_rows() == [0, 1, 5, 7]
@@ -72,6 +68,8 @@ def test_blanked_rows_are_emptied_and_the_rest_kept(tmp_path):
             assert metadata.file["thumbnail"][row].size == 0 and np.isnan(metadata.errors[row])
         assert [metadata.thumbnail(n) for n in (1, 5, 7)] == [thumbs[1], thumbs[5], thumbs[7]]
         assert metadata.hashes[5] == "h5" and metadata.errors[7] == 7.0
+        signatures = metadata.signatures()
+        assert not signatures[[2, 3, 4, 6]].any() and signatures[[0, 1, 5, 7]].all()
     finally:
         metadata.close()
 
