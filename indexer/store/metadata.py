@@ -124,18 +124,18 @@ class MetadataWriter:
 
     def blank(self, rows: list[int]) -> None:
         """Empty the rows of deleted files; the row numbers (the ids) of the others stay."""
-        rows = np.unique(np.asarray(rows, dtype=np.int64))
-        if len(rows) == 0:
+        unique = np.unique(np.asarray(rows, dtype=np.int64))
+        if len(unique) == 0:
             return
-        cells = rows[:, None]
-        texts = np.array([""] * len(rows), dtype=object)
+        cells = unique[:, None]
+        texts = np.array([""] * len(unique), dtype=object)
         for dataset in (self._path, self._label, self._hash):
             write_points(dataset, cells, texts)
-        write_points(self._thumb, cells, _blob_array([b""] * len(rows)))
-        write_points(self._error, cells, np.full(len(rows), np.nan, dtype=np.float32))
+        write_points(self._thumb, cells, _blob_array([b""] * len(unique)))
+        write_points(self._error, cells, np.full(len(unique), np.nan, dtype=np.float32))
         columns = self._signature.shape[1]
         every_column = np.stack(
-            [np.repeat(rows, columns), np.tile(np.arange(columns), len(rows))], axis=1
+            [np.repeat(unique, columns), np.tile(np.arange(columns), len(unique))], axis=1
         )
         write_points(self._signature, every_column, np.zeros(len(every_column), np.int64))
         self._check()
