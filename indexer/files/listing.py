@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,17 +30,28 @@ def list_image_files(root: str | Path) -> list[str]:
     if not root.is_dir():
         raise NotADirectoryError(f"image folder is a file, not a folder: {root}")
 
-    def warn(error: OSError) -> None:
-        log.warning("skipping unreadable folder %s: %s", error.filename, error.strerror)
+    return list(_sorted_walk(str(root)))
 
-    found = []
-    for folder, dirs, files in os.walk(root, onerror=warn):
-        dirs[:] = [name for name in dirs if not name.startswith(".")]  # prunes the walk
-        for name in files:
-            if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
-                found.append(os.path.join(folder, name))
-    # sorted as Paths sort (part by part), on strings: a million Path comparisons take seconds
-    return sorted(found, key=lambda path: path.split(os.sep))
+
+def _sorted_walk(folder: str) -> Iterator[str]:
+    """Image files under ``folder`` in the order Paths sort (part by part): each folder's
+    entries by name, a sub-folder's files where its name falls. Sorting a million full
+    paths by their parts afterwards took seconds. Like ``os.walk``, links to folders are
+    not followed and an unreadable folder is skipped with a warning."""
+    try:
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+    except OSError as error:
+        log.warning("skipping unreadable folder %s: %s", folder, error.strerror)
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            if not entry.is_symlink():
+                yield from _sorted_walk(entry.path)
+        elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
+            yield entry.path
 
 
 def label_for(path: Path, root: Path) -> str | None:

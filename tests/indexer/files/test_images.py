@@ -46,20 +46,30 @@ def near(pixel, colour, tolerance=30):
 
 def test_list_images_recurses_filters_and_sorts(tmp_path):
     tiny = Image.new("RGB", (2, 2))
-    for rel in ["b/2.png", "a/1.JPG", "a/deep/3.jpeg", "top.webp", "z.TIFF", "c/4.gif"]:
+    names = ["b/2.png", "a/1.JPG", "a/deep/3.jpeg", "top.webp", "z.TIFF", "c/4.gif"]
+    for rel in names + ["a/zz.png", "a-b/5.png"]:
         save(tiny, tmp_path / rel, format="PNG")
     (tmp_path / "notes.txt").write_text("not an image")
     (tmp_path / "a" / "model.npy").write_bytes(b"\x00")
     save(tiny, tmp_path / ".hidden.png")
     save(tiny, tmp_path / ".cache" / "x.png")
     save(tiny, tmp_path / "a" / ".thumbs" / "y.jpg", format="PNG")
+    (tmp_path / "link").symlink_to(tmp_path / "b")  # a link to a folder is not followed
 
     found = list_images(tmp_path)
 
     rel = [p.relative_to(tmp_path).as_posix() for p in found]
-    assert sorted(rel) == sorted(
-        ["a/1.JPG", "a/deep/3.jpeg", "b/2.png", "c/4.gif", "top.webp", "z.TIFF"]
-    )
+    # Path order, part by part: "a/deep/..." before "a/zz.png", every "a/..." before "a-b"
+    assert rel == [
+        "a/1.JPG",
+        "a/deep/3.jpeg",
+        "a/zz.png",
+        "a-b/5.png",
+        "b/2.png",
+        "c/4.gif",
+        "top.webp",
+        "z.TIFF",
+    ]
     assert found == sorted(found)
     assert list_images(str(tmp_path)) == found  # str roots work too
 
