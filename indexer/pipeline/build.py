@@ -24,6 +24,7 @@ from latentsearch.indexer.files.folders import (
 )
 from latentsearch.indexer.indexes.choice import (
     DEFAULT_MEMORY_BUDGET,
+    RECALL_TARGET,
     IndexChoiceError,
     index_key_for,
     parse_memory_budget,
@@ -58,6 +59,7 @@ class BuildSettings:
     metric: str | None = None  # l2 | cosine, latent index; None: cosine, or as before for --update
     memory_budget: int = parse_memory_budget(DEFAULT_MEMORY_BUDGET)  # bytes, for auto/ivfpq
     seed: int = 0  # picks the training sample of IVF indexes
+    recall_target: float = RECALL_TARGET  # recall@10 an IVF index's probes are tuned to
 
     @property
     def chosen_metric(self) -> str:
@@ -191,7 +193,9 @@ def build_index(
                 writer.add(batch)
         if latent.ntotal == 0:
             raise nothing_readable(scan.root, len(scan.paths), scan.skipped)
-        record = BuildRecord(folder, Path(model_dir), scan, started)
+        record = BuildRecord(
+            folder, Path(model_dir), scan, started, recall_target=settings.recall_target
+        )
         manifest = finish_build(staging, writer, record, key)
     log.info(
         "indexed %d images (%d skipped) with %s (%s) into %s in %.1f s",

@@ -213,7 +213,7 @@ def _apply_update(
             "added": writer.next_id - rows,
             "removed": len(plan.stale_rows),
         }
-        record = BuildRecord(folder, model_dir, fresh, started, update)
+        record = BuildRecord(folder, model_dir, fresh, started, update, probes=manifest.probes)
         sums = manifest.checksums  # verify_build checked them when the update began
         linked = {name: sums[name] for name in raw.linked if name in sums}
         return finish_build(staging, writer, record, manifest.index_type, linked)

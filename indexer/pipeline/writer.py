@@ -13,8 +13,14 @@ import numpy as np
 from latentsearch.encoder.inference import encode_images
 from latentsearch.encoder.training import TrainedModel
 from latentsearch.indexer.files.folders import FolderScan, ImageBatch
-from latentsearch.indexer.indexes.faiss_helpers import add_vectors, prepare_vectors, write_index
+from latentsearch.indexer.indexes.faiss_helpers import (
+    add_vectors,
+    is_ivf,
+    prepare_vectors,
+    write_index,
+)
 from latentsearch.indexer.indexes.pixel_segments import PixelSegmentWriter
+from latentsearch.indexer.indexes.tuning import tune_probes
 from latentsearch.indexer.serve.outliers import MIN_ERROR_STRIDE, collection_errors
 from latentsearch.indexer.store.bundle import (
     LATENT_FILE,
@@ -71,6 +77,10 @@ class BuildRecord:
     scan: FolderScan
     started: float
     update: dict | None = None
+    # set: an IVF index's probes are tuned to this recall (tuning.tune_probes); an update
+    # keeps the probes of the build it started from, ``probes``
+    recall_target: float | None = None
+    probes: dict | None = None
 
 
 def finish_build(
@@ -82,6 +92,9 @@ def finish_build(
 ) -> Manifest:
     """Write the indexes, the model copy and the manifest into ``staging``; ``known_sums``:
     checksums of files linked unchanged from a verified build, not read again."""
+    probes = record.probes
+    if record.recall_target is not None and is_ivf(writer.latent):
+        probes = tune_probes(writer.latent, record.recall_target).as_dict()
     write_index(writer.latent, staging / LATENT_FILE)
     writer.raw.close()
     copy_model(writer.model, staging)
@@ -100,6 +113,7 @@ def finish_build(
         build_seconds=round(time.perf_counter() - record.started, 3),
         created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         update=record.update,
+        probes=probes,
         checksums=tree_checksums(staging, frozenset({MANIFEST_FILE}), known_sums),
     )
     manifest.save(staging)

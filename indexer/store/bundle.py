@@ -80,6 +80,8 @@ class Manifest:
     created_at: str = ""
     # for `index --update`: the build it started from and how many files it kept/added/removed
     update: dict | None = None
+    # an IVF index's probes and the recall@10 they reached when tuned (indexes.tuning)
+    probes: dict | None = None
     versions: dict[str, str] = field(default_factory=library_versions)
     format_version: int = FORMAT_VERSION
     # sha256 of every other file of the build; empty in builds made before they were kept

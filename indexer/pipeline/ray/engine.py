@@ -193,9 +193,10 @@ def build_index_ray(
             raise nothing_readable(folder, listed, skipped)
         log.info("shards joined after %.1f s", time.perf_counter() - started)
         shutil.rmtree(shard_dir)  # not part of the build
-        manifest = finish_build(
-            staging, writer, BuildRecord(folder, Path(model_dir), scan, started), key
+        record = BuildRecord(
+            folder, Path(model_dir), scan, started, recall_target=settings.recall_target
         )
+        manifest = finish_build(staging, writer, record, key)
     log.info(
         "indexed %d images (%d skipped) with Ray into %s", manifest.count, len(skipped), out_dir
     )

@@ -127,6 +127,11 @@ def test_build_with_each_index_type(
         manifest.metric,
     )
     assert bundle.raw.metric_type == faiss.METRIC_L2  # the raw-pixel baseline stays exact L2
+    if prefix == "IVF":  # probes tuned at build time, saved in the index and the manifest
+        assert manifest.probes["nprobe"] == faiss.extract_index_ivf(bundle.latent).nprobe
+        assert manifest.probes["recall_at_10"] >= manifest.probes["target"] == 0.999
+    else:
+        assert manifest.probes is None
     searcher = Searcher(bundle)
     query = sorted((image_folder / "blue").iterdir())[4]
     result = searcher.search(query, k=3)

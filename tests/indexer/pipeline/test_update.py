@@ -4,7 +4,9 @@ import logging
 import os
 import shutil
 import time
+from dataclasses import replace
 
+import faiss
 import keras
 import numpy as np
 import pytest
@@ -122,7 +124,7 @@ def test_update_links_untouched_pixel_segments_and_leaves_removed_rows_out(
     folder, out = folder_and_index
     monkeypatch.setattr(pixel_segments, "SEGMENT_ROWS", 8)  # several segments of 16-row batches
     model = IndexBundle.load(out).model.path
-    build_index(folder, model, out, SETTINGS)
+    build_index(folder, model, out, replace(SETTINGS, index_type="ivf"))  # probes tuned
     before = IndexBundle.load(out)
     assert len(before.raw.parts) >= 2
     deleted = folder / "red" / "00.png"
@@ -143,6 +145,9 @@ def test_update_links_untouched_pixel_segments_and_leaves_removed_rows_out(
     pixels = stored_vectors(before.raw, [gone])
     _, found = search(after.raw, pixels, after.raw.ntotal)
     assert gone not in found
+    # an update keeps the probes the build tuned, in the index and in the manifest
+    assert after.manifest.probes == before.manifest.probes is not None
+    assert faiss.extract_index_ivf(after.latent).nprobe == before.manifest.probes["nprobe"]
 
 
 def test_update_without_an_index_builds_one(tmp_path, image_folder, trained_model_dir, caplog):
