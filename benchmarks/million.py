@@ -46,6 +46,7 @@ from latentsearch.indexer.store.bundle import (  # noqa: E402
     current_index_build,
     raw_segments,
 )
+from latentsearch.indexer.store.thumbnails import segment_name, segment_numbers  # noqa: E402
 
 QUERIES = 1000
 STEPS = ("images", "decode_only", "build", "update", "search", "autofaiss")
@@ -90,6 +91,8 @@ def build_bytes(index_dir: Path) -> dict:
     sizes = {name: (build / name).stat().st_size for name in (LATENT_FILE, METADATA_FILE)}
     segments = raw_segments(build, manifest)
     sizes["raw segments"] = sum((build / name).stat().st_size for name in segments)
+    thumbs = [segment_name(number) for number in segment_numbers(build)]
+    sizes["thumbnail segments"] = sum((build / name).stat().st_size for name in thumbs)
     return {"bytes": sizes, "index_type": manifest.index_type, "indexed": manifest.count}
 
 

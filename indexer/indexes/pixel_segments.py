@@ -224,7 +224,7 @@ def carry_segments(
             writer.add_rows_of(remove_ids(read_index(previous / name), gone))
             log.debug("segment %s rewritten without %d removed rows", name, len(gone))
             continue
-        _link_or_copy(previous / name, staging / name)
+        link_or_copy(previous / name, staging / name)
         still_removed.append(gone)
         linked.append(name)
     kept_removed = np.concatenate(still_removed) if still_removed else np.empty(0, np.int64)
@@ -240,7 +240,7 @@ def _next_number(names: list[str]) -> int:
     return max(map(_segment_number, names), default=-1) + 1
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
+def link_or_copy(source: Path, target: Path) -> None:
     """A hard link (segments are never written again once closed), a copy where the file
     system has none."""
     try:

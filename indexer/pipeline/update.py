@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import faiss
@@ -47,6 +47,7 @@ from latentsearch.indexer.store.bundle import (
 )
 from latentsearch.indexer.store.disk import staged_build
 from latentsearch.indexer.store.metadata import Metadata, MetadataError, MetadataWriter
+from latentsearch.indexer.store.thumbnails import carry_thumbnails
 
 log = logging.getLogger(__name__)
 RACY_NS = 2_000_000_000  # a record taken this soon after the file's last change is re-checked
@@ -60,6 +61,7 @@ class UpdatePlan:
     stale_rows: list[int]
     unchanged: int
     old_rows: int  # rows in the metadata so far: new files get ids from here on
+    deleted_before: list[int] = field(default_factory=list)  # rows blanked by earlier updates
 
 
 def plan_update(
@@ -80,7 +82,8 @@ def plan_update(
             stale.append(row)  # changed content: a new vector under a new id
         to_encode.append(path)
     stale.extend(row for row, _ in indexed.values())  # files no longer in the folder
-    return UpdatePlan(to_encode, sorted(stale), unchanged, len(old_paths))
+    deleted = [row for row, path in enumerate(old_paths) if not path]
+    return UpdatePlan(to_encode, sorted(stale), unchanged, len(old_paths), deleted)
 
 
 def rebuild_reason(previous: Path, model_hash: str, settings: BuildSettings) -> str | None:
@@ -192,6 +195,8 @@ def _apply_update(
     config = model.config
     with staged_build(out_dir) as staging:
         latent, raw = _carry_build(previous, staging, manifest, plan.stale_rows, config.raw_dim)
+        deleted = np.union1d(plan.deleted_before, plan.stale_rows)
+        thumbnails = carry_thumbnails(previous, staging, deleted)
         with MetadataWriter(staging / METADATA_FILE, append=True) as metadata:
             metadata.blank(plan.stale_rows)
             stride = error_stride(plan.unchanged + len(plan.to_encode))
@@ -215,7 +220,7 @@ def _apply_update(
         }
         record = BuildRecord(folder, model_dir, fresh, started, update, probes=manifest.probes)
         sums = manifest.checksums  # verify_build checked them when the update began
-        linked = {name: sums[name] for name in raw.linked if name in sums}
+        linked = {name: sums[name] for name in raw.linked + thumbnails if name in sums}
         return finish_build(staging, writer, record, manifest.index_type, linked)
 
 

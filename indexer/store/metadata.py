@@ -1,4 +1,5 @@
-"""Per-vector metadata (path, label, thumbnail) in one HDF5 file, written as it streams."""
+"""Per-vector metadata (path, label, hash, ...) in one HDF5 file, written as it streams;
+thumbnails in segment files beside it (``thumbnails``)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from PIL import Image
 
 from latentsearch.encoder.errors import UserError
 from latentsearch.indexer.store.disk import GuardedFile
+from latentsearch.indexer.store.hdf5_rows import blob_array, write_blobs, write_points
+from latentsearch.indexer.store.thumbnails import DATASET as THUMBNAIL_DATASET
+from latentsearch.indexer.store.thumbnails import ThumbnailError, ThumbnailReader, ThumbnailWriter
 
 _TEXT = h5py.string_dtype("utf-8")
-_BYTES = h5py.vlen_dtype(np.uint8)
 ERRORS_DATASET = "reconstruction_error"
 HASH_DATASET = "sha256"
 # per file (size, mtime_ns, when seen): an update re-hashes only files whose stat changed
@@ -28,37 +31,6 @@ class MetadataError(UserError, RuntimeError):
     """The metadata file is missing, unreadable or does not match the index."""
 
 
-def write_blobs(dataset: h5py.Dataset, start: int, blobs: list[bytes]) -> None:
-    """Write byte strings to rows ``start...`` of a variable-length uint8 dataset in one call.
-
-    Through the low-level API: ``dataset[a:b] = ...`` turns equal-length rows into a 2-D
-    array it then refuses, and one write per row costs ~36x more.
-    """
-    selection = dataset.id.get_space()
-    selection.select_hyperslab((start,), (len(blobs),))
-    _write(dataset, selection, _blob_array(blobs))
-
-
-def write_points(dataset: h5py.Dataset, cells: np.ndarray, values: np.ndarray) -> None:
-    """Write ``values`` to the scattered ``cells`` ((n, dataset.ndim) coordinates) in one
-    call, an HDF5 point selection: 10,000 scattered rows one write each took seconds."""
-    selection = dataset.id.get_space()
-    selection.select_elements(np.asarray(cells, dtype=np.uint64))
-    _write(dataset, selection, values)
-
-
-def _write(dataset: h5py.Dataset, selection: h5py.h5s.SpaceID, values: np.ndarray) -> None:
-    memory = h5py.h5s.create_simple((len(values),))
-    dataset.id.write(memory, selection, values, h5py.h5t.py_create(dataset.dtype))
-
-
-def _blob_array(blobs: list[bytes]) -> np.ndarray:
-    rows = np.empty(len(blobs), dtype=object)
-    for i, blob in enumerate(blobs):
-        rows[i] = np.frombuffer(blob, dtype=np.uint8)
-    return rows
-
-
 class MetadataWriter:
     """Appends rows to growable HDF5 datasets so no batch stays in memory.
 
@@ -68,6 +40,7 @@ class MetadataWriter:
 
     def __init__(self, path: Path, append: bool = False) -> None:
         """A new file, or with ``append`` more rows for an existing one (incremental updates)."""
+        self._thumbs: ThumbnailWriter | None = None
         self._sink = GuardedFile(path, "r+b" if append else "w+b")
         try:
             self._file = h5py.File(self._sink, "r+" if append else "w")
@@ -77,7 +50,11 @@ class MetadataWriter:
         self._check()
         self._path = self._column("path", _TEXT)
         self._label = self._column("label", _TEXT)
-        self._thumb = self._column("thumbnail", _BYTES)
+        # a build from before thumbnail segments keeps its thumbnails where they are
+        self._thumb = self._file.get(THUMBNAIL_DATASET) if append else None
+        self._thumbs = (
+            ThumbnailWriter(path.parent, len(self._path)) if self._thumb is None else None
+        )
         # per-image reconstruction error, for the page's outlier score (NaN: not known)
         self._error = self._column(ERRORS_DATASET, np.float32)
         # content hash per file, so `index --update` re-encodes only new or changed files
@@ -109,7 +86,7 @@ class MetadataWriter:
     ) -> None:
         start = self._path.shape[0]
         end = start + len(paths)
-        for dataset in (self._path, self._label, self._thumb, self._error, self._hash):
+        for dataset in (self._path, self._label, self._error, self._hash):
             dataset.resize((end,))
         self._signature.resize((end, 3))
         self._signature[start:end] = signatures if signatures else np.zeros((len(paths), 3))
@@ -118,8 +95,12 @@ class MetadataWriter:
         self._path[start:end] = paths
         # HDF5 strings cannot be None: "" stands for "no label" and is read back as None
         self._label[start:end] = [label or "" for label in labels]
-        if thumbnails:
+        thumbnails = thumbnails or [b""] * len(paths)  # rows stay aligned with the paths
+        if self._thumb is not None:  # an older build's own column
+            self._thumb.resize((end,))
             write_blobs(self._thumb, start, thumbnails)
+        elif self._thumbs is not None:
+            self._thumbs.append(thumbnails)
         self._check()
 
     def blank(self, rows: list[int]) -> None:
@@ -131,7 +112,8 @@ class MetadataWriter:
         texts = np.array([""] * len(unique), dtype=object)
         for dataset in (self._path, self._label, self._hash):
             write_points(dataset, cells, texts)
-        write_points(self._thumb, cells, _blob_array([b""] * len(unique)))
+        if self._thumb is not None:  # segments: rewritten once mostly deleted (thumbnails)
+            write_points(self._thumb, cells, blob_array([b""] * len(unique)))
         write_points(self._error, cells, np.full(len(unique), np.nan, dtype=np.float32))
         columns = self._signature.shape[1]
         every_column = np.stack(
@@ -144,12 +126,16 @@ class MetadataWriter:
         """Raise the first write the file refused (HDF5 itself was told it succeeded)."""
         if self._sink.error is not None:
             raise self._sink.error
+        if self._thumbs is not None:
+            self._thumbs.check()
 
     def _release(self) -> None:
         try:
             self._file.close()
         finally:
             self._sink.close()
+            if self._thumbs is not None:
+                self._thumbs.release()
 
     def close(self) -> None:
         self._release()
@@ -174,6 +160,7 @@ class Metadata:
     file: h5py.File
     errors: np.ndarray | None = None  # reconstruction errors; None in older index builds
     hashes: list[str] | None = None  # sha256 per file; None in older builds; "" = deleted row
+    thumbnails: ThumbnailReader | None = None  # None: older builds keep them in the file
 
     @classmethod
     def open(cls, path: Path) -> Metadata:
@@ -196,7 +183,8 @@ class Metadata:
         except (OSError, KeyError) as err:
             handle.close()
             raise MetadataError(f"cannot read metadata file {path}: {err}") from err
-        return cls(paths=paths, labels=labels, file=handle, errors=errors, hashes=hashes)
+        thumbnails = None if THUMBNAIL_DATASET in handle else ThumbnailReader(Path(path).parent)
+        return cls(paths, labels, handle, errors, hashes, thumbnails)
 
     @staticmethod
     def hashes_every_row(path: Path) -> bool:
@@ -225,10 +213,18 @@ class Metadata:
 
     def close(self) -> None:
         self.file.close()
+        if self.thumbnails is not None:
+            self.thumbnails.close()
 
     def thumbnail(self, row: int) -> bytes:
         """The stored JPEG of row ``row``; :class:`MetadataError` unless it is a small JPEG."""
-        data = self.file["thumbnail"][row].tobytes()
+        try:
+            if self.thumbnails is None:
+                data = self.file[THUMBNAIL_DATASET][row].tobytes()
+            else:
+                data = self.thumbnails.read(row)
+        except ThumbnailError as err:
+            raise MetadataError(f"the thumbnail of row {row} cannot be read: {err}") from err
         try:
             with Image.open(io.BytesIO(data), formats=["JPEG"]) as img:
                 side = max(img.size)
