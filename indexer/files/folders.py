@@ -6,7 +6,7 @@ import hashlib
 import logging
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,15 +143,19 @@ def read_batches(
     batch_size: int = 256,
     workers: int = DEFAULT_WORKERS,
     description: str = "reading",
-) -> Iterator[ImageBatch]:
+) -> Generator[ImageBatch, None, None]:
     """Yield batches of decoded images; unreadable files are recorded in ``scan.skipped``.
 
     Two batches are decoded ahead of the one being consumed, so the model never waits on
     decoding and memory stays bounded by the batch size, not the folder.
     """
     pending: deque[tuple[Sequence[Path], list[Future]]] = deque()
-    progress = tqdm(total=len(scan.paths), desc=description, unit="img", leave=False)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    # closed however the batches end: a consumer's error (``contextlib.closing``) clears
+    # the bar before the error is printed, not after it at exit
+    with (
+        tqdm(total=len(scan.paths), desc=description, unit="img", leave=False) as progress,
+        ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
+    ):
         for start in range(0, len(scan.paths), batch_size):
             chunk = scan.paths[start : start + batch_size]
             slices = [chunk[i : i + FILES_PER_TASK] for i in range(0, len(chunk), FILES_PER_TASK)]
@@ -161,7 +165,6 @@ def read_batches(
                 yield from _ready(scan, pending, progress)
         while pending:
             yield from _ready(scan, pending, progress)
-    progress.close()
 
 
 def _ready(scan: FolderScan, pending: deque, progress: tqdm) -> Iterator[ImageBatch]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -189,8 +190,9 @@ def build_index(
                 settings.workers,
                 description="indexing",
             )
-            for batch in batches:
-                writer.add(batch)
+            with closing(batches):  # a failed write stops the reading at once
+                for batch in batches:
+                    writer.add(batch)
         if latent.ntotal == 0:
             raise nothing_readable(scan.root, len(scan.paths), scan.skipped)
         record = BuildRecord(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -201,15 +202,17 @@ def _apply_update(
             metadata.blank(plan.stale_rows)
             stride = error_stride(plan.unchanged + len(plan.to_encode))
             writer = IndexWriter(model, latent, raw.writer, metadata, manifest.metric, rows, stride)
-            for batch in read_batches(
+            batches = read_batches(
                 fresh,
                 config.image_size,
                 config.channels,
                 settings.chosen_batch_size,
                 settings.workers,
                 description="updating",
-            ):
-                writer.add(batch)
+            )
+            with closing(batches):  # a failed write stops the reading at once
+                for batch in batches:
+                    writer.add(batch)
         if latent.ntotal == 0:
             raise NothingToIndexError(f"after the update no readable image is left in {folder}")
         update = {
