@@ -29,6 +29,9 @@ SEGMENT_ROWS = 65_536
 SEGMENT_FILE = re.compile(r"thumbs-(\d{5,})\.h5")
 COMPACT_FROM = 0.5  # an update writes a segment again once this share of its rows is deleted
 DATASET = "thumbnail"
+# rows a segment was written with emptied: those deleted rows are not counted again, so a
+# segment written once is not written again by every later update
+EMPTIED = "emptied_rows"
 _BYTES = h5py.vlen_dtype(np.uint8)
 
 
@@ -92,6 +95,12 @@ class ThumbnailWriter:
             )
         self._segment = (number, sink, handle)
         return handle
+
+    def mark_emptied(self, count: int) -> None:
+        """Record on the open segment how many of its rows were written empty (deleted)."""
+        if self._segment is not None:
+            self._segment[2][DATASET].attrs[EMPTIED] = count
+        self.check()
 
     def check(self) -> None:
         """Raise the first write refused (a full disk), here or in a segment closed since."""
@@ -162,7 +171,9 @@ def carry_thumbnails(previous: Path, staging: Path, deleted: np.ndarray) -> list
         gone = deleted[(deleted >= start) & (deleted < start + SEGMENT_ROWS)] - start
         with h5py.File(previous / name, "r") as handle:
             rows = len(handle[DATASET])
-            if rows == SEGMENT_ROWS and len(gone) < COMPACT_FROM * rows:
+            emptied = int(handle[DATASET].attrs.get(EMPTIED, 0))  # when last written
+            newly = len(gone) - emptied
+            if rows == SEGMENT_ROWS and (newly == 0 or newly < COMPACT_FROM * (rows - emptied)):
                 link_or_copy(previous / name, staging / name)
                 linked.append(name)
                 continue
@@ -171,6 +182,7 @@ def carry_thumbnails(previous: Path, staging: Path, deleted: np.ndarray) -> list
             blobs[offset] = np.zeros(0, np.uint8)
         writer = ThumbnailWriter(staging, start)
         writer.append(blobs)
+        writer.mark_emptied(len(gone))
         writer.close()
         log.debug("thumbnail segment %s written again without %d deleted rows", name, len(gone))
     return linked

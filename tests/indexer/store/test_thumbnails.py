@@ -78,6 +78,11 @@ def test_carry_links_full_segments_and_rewrites_the_rest(tmp_path):
     assert reader.read(1) == blobs([1])[0]  # linked: deleted only once most rows are
     reader.close()
     assert ThumbnailReader(old).read(9) == blobs([9])[0]  # the old build is untouched
+    # the next update links the segment written without its deleted rows: they are gone
+    newer = tmp_path / "newer"
+    newer.mkdir()
+    again = carry_thumbnails(new, newer, deleted)
+    assert again == ["thumbs-00000.h5", "thumbs-00001.h5", "thumbs-00002.h5"]  # not 3: not full
 
 
 def test_metadata_keeps_thumbnails_in_segments_and_reads_them(tmp_path):
