@@ -11,6 +11,8 @@ import logging
 
 import faiss
 
+from latentsearch.indexer.indexes.faiss_helpers import is_ivf
+
 log = logging.getLogger(__name__)
 
 
@@ -35,10 +37,9 @@ def gpu_clustering_index(dim: int, metric: int) -> faiss.Index | None:
 
 def use_gpu_for_training(index: faiss.Index) -> bool:
     """Point an IVF index's k-means at the GPUs; False (CPU training) when there are none."""
-    try:
-        ivf = faiss.extract_index_ivf(index)
-    except RuntimeError:
+    if not is_ivf(index):
         return False
+    ivf = faiss.extract_index_ivf(index)
     clustering = gpu_clustering_index(ivf.d, ivf.metric_type)
     if clustering is None:
         return False

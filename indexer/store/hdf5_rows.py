@@ -1,9 +1,34 @@
-"""Writing many rows of an HDF5 dataset in one call: HDF5 pays per write, not per row."""
+"""Writing HDF5 files: opened through a ``GuardedFile`` (a refused write never reaches
+HDF5, see ``store.disk``), and many rows of a dataset in one call (HDF5 pays per write,
+not per row)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import h5py
 import numpy as np
+
+from latentsearch.indexer.store.disk import GuardedFile
+
+
+def open_guarded(path: Path, existing: bool) -> tuple[GuardedFile, h5py.File]:
+    """``path`` as an HDF5 file written through a ``GuardedFile``: a new one, or with
+    ``existing`` one already there to add to. The sink is closed if HDF5 cannot open it."""
+    sink = GuardedFile(path, "r+b" if existing else "w+b")
+    try:
+        return sink, h5py.File(sink, "r+" if existing else "w")
+    except BaseException:
+        sink.close()
+        raise
+
+
+def close_guarded(sink: GuardedFile, handle: h5py.File) -> None:
+    """Close what ``open_guarded`` opened; the sink even when HDF5 fails to close."""
+    try:
+        handle.close()
+    finally:
+        sink.close()
 
 
 def blob_array(blobs: list[bytes]) -> np.ndarray:

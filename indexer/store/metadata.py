@@ -12,8 +12,13 @@ import numpy as np
 from PIL import Image
 
 from latentsearch.encoder.errors import UserError
-from latentsearch.indexer.store.disk import GuardedFile
-from latentsearch.indexer.store.hdf5_rows import blob_array, write_blobs, write_points
+from latentsearch.indexer.store.hdf5_rows import (
+    blob_array,
+    close_guarded,
+    open_guarded,
+    write_blobs,
+    write_points,
+)
 from latentsearch.indexer.store.thumbnails import DATASET as THUMBNAIL_DATASET
 from latentsearch.indexer.store.thumbnails import ThumbnailError, ThumbnailReader, ThumbnailWriter
 
@@ -41,12 +46,7 @@ class MetadataWriter:
     def __init__(self, path: Path, append: bool = False) -> None:
         """A new file, or with ``append`` more rows for an existing one (incremental updates)."""
         self._thumbs: ThumbnailWriter | None = None
-        self._sink = GuardedFile(path, "r+b" if append else "w+b")
-        try:
-            self._file = h5py.File(self._sink, "r+" if append else "w")
-        except BaseException:
-            self._sink.close()
-            raise
+        self._sink, self._file = open_guarded(path, existing=append)
         self._check()
         self._path = self._column("path", _TEXT)
         self._label = self._column("label", _TEXT)
@@ -131,9 +131,8 @@ class MetadataWriter:
 
     def _release(self) -> None:
         try:
-            self._file.close()
+            close_guarded(self._sink, self._file)
         finally:
-            self._sink.close()
             if self._thumbs is not None:
                 self._thumbs.release()
 

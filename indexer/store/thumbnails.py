@@ -22,7 +22,7 @@ import numpy as np
 
 from latentsearch.indexer.indexes.pixel_segments import link_or_copy
 from latentsearch.indexer.store.disk import GuardedFile
-from latentsearch.indexer.store.hdf5_rows import write_blobs
+from latentsearch.indexer.store.hdf5_rows import close_guarded, open_guarded, write_blobs
 
 log = logging.getLogger(__name__)
 SEGMENT_ROWS = 65_536
@@ -83,12 +83,7 @@ class ThumbnailWriter:
         exists = path.exists()
         if exists and path.stat().st_nlink > 1:  # linked from a build in use: never written
             raise ThumbnailError(f"{path} is shared with another build")
-        sink = GuardedFile(path, "r+b" if exists else "w+b")
-        try:
-            handle = h5py.File(sink, "r+" if exists else "w")
-        except BaseException:
-            sink.close()
-            raise
+        sink, handle = open_guarded(path, existing=exists)
         if not exists:
             handle.create_dataset(
                 DATASET, (0,), _BYTES, maxshape=(SEGMENT_ROWS,), chunks=(min(1024, SEGMENT_ROWS),)
@@ -116,9 +111,8 @@ class ThumbnailWriter:
         _, sink, handle = self._segment
         self._segment = None
         try:
-            handle.close()
+            close_guarded(sink, handle)
         finally:
-            sink.close()
             self._error = self._error or sink.error
 
     def close(self) -> None:
