@@ -26,7 +26,8 @@ HNSW_EF_SEARCH = 128
 # with 128 and 256), and halved the search time (9.7 to 4.8 ms at a million).
 FEWER_PROBES_FROM_LISTS = 1024
 # recall@10 against scanning every list that a build tunes an IVF index's probes to
-# (indexes.tuning): 0.999 costs 512 of 1,024 lists on a million codes, 5.7 ms a query
+# (indexes.tuning): 0.999 took 512 of 1,024 lists on a million codes, 8.8 ms a query
+# (docs/scaling.md)
 RECALL_TARGET = 0.999
 # FAISS wants at least 39 training points per IVF centroid.
 POINTS_PER_CENTROID = 39

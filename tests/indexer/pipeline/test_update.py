@@ -211,7 +211,16 @@ def test_cli_update(folder_and_index, capsys):
 
 
 @pytest.mark.parametrize(
-    "bad", [["--memory-budget", "lots"], ["--batch-size", "0"], ["--index-type", "annoy"]]
+    "bad",
+    [
+        ["--memory-budget", "lots"],
+        ["--batch-size", "0"],
+        ["--index-type", "annoy"],
+        ["--recall-target", "0"],
+        ["--recall-target", "1.5"],
+        ["--recall-target", "nan"],
+        ["--recall-target", "high"],
+    ],
 )
 def test_cli_rejects_bad_index_options(tmp_path, bad, capsys):
     args = ["index", "--data", str(tmp_path), "--model", str(tmp_path), "--out", str(tmp_path)]
