@@ -82,7 +82,7 @@ def probe_lists_in_parallel(index: faiss.Index) -> faiss.Index:
     """Let an IVF index share one query's lists among its threads (FAISS's parallel mode
     1; it is not saved in the file). The default shares out queries, so a server's single
     query ran on one core: at a million codes, 512 probes took 10.7 ms one way and 5.7 ms
-    the other on 2 cores, and a batch of 1,000 queries 7.5 and 5.7 s."""
+    the other for a random query on 2 cores, and a batch of 1,000 queries 7.5 and 5.7 s."""
     if is_ivf(index):
         faiss.extract_index_ivf(index).parallel_mode = 1
     return index
