@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from latentsearch.indexer.serve.collection_map import NoMapError
 from latentsearch.indexer.serve.explorer import Explorer
 from latentsearch.webapp.views import enlarge, literal
 
@@ -52,8 +53,12 @@ def show_outliers(explorer: Explorer, count: int) -> None:
     if explorer.bundle.model.decoder is None:
         st.info("This index's model has no decoder, so it rebuilds nothing to compare.")
         return
-    with st.spinner("Rebuilding every image…"):
-        outliers = explorer.most_unusual(count)
+    try:
+        with st.spinner("Rebuilding every image…"):
+            outliers = explorer.most_unusual(count)
+    except NoMapError as err:
+        st.info(f"No list of unusual images for this index: {literal(err)}.")
+        return
     meta = explorer.bundle.metadata
     for outlier in outliers:
         left, middle, right = st.columns([1, 1, 4])

@@ -8,7 +8,7 @@ from latentsearch.indexer.serve.explorer import Explorer
 from latentsearch.indexer.serve.queries import QueryImage
 from latentsearch.indexer.serve.search import Hit, SearchResult
 from latentsearch.webapp.query_input import SCROLL_TO_QUERY, use_row
-from latentsearch.webapp.views import column_caption, hit_caption
+from latentsearch.webapp.views import column_caption, hit_caption, raw_column_title
 
 PER_ROW = 3
 LATENT_HELP = (
@@ -17,7 +17,8 @@ LATENT_HELP = (
 )
 RAW_HELP = (
     "Nearest neighbours by the raw pixel values, the baseline: only photos that match "
-    "pixel for pixel come close."
+    "pixel for pixel come close. On a large collection the pixels are shrunk (2x2 blocks "
+    "averaged) until the baseline fits the index's memory budget."
 )
 
 
@@ -76,4 +77,5 @@ def show_results(explorer: Explorer, query: QueryImage, result: SearchResult) ->
             _column(explorer, "Latent codes", LATENT_HELP, result.latent, result.latent_ms, label)
         with raw_col:  # the page always asks for both searches
             if result.raw is not None and result.raw_ms is not None:
-                _column(explorer, "Raw pixels", RAW_HELP, result.raw, result.raw_ms, label)
+                title = raw_column_title(explorer.bundle.pixel_grid)
+                _column(explorer, title, RAW_HELP, result.raw, result.raw_ms, label)

@@ -11,6 +11,7 @@ from PIL import Image
 
 from latentsearch.encoder.config import ModelConfig, TrainConfig, from_dict
 from latentsearch.indexer.indexes.codebook import code_bytes, index_bits
+from latentsearch.indexer.indexes.pixel_grid import PixelGrid
 from latentsearch.indexer.serve.explorer import precision
 from latentsearch.indexer.serve.outliers import OUTLIER_PERCENTILE, WEAK_FIT, OutlierScore
 from latentsearch.indexer.serve.queries import MAX_UPLOAD_MB, MAX_UPLOAD_PIXELS
@@ -77,14 +78,20 @@ def code_summary(manifest: Manifest) -> str:
     """How big each image's code is; a vqvae's as its grid of codebook indices."""
     config = manifest.model_config
     if config.get("variant") != "vqvae":
-        ratio = manifest.raw_dim / manifest.latent_dim
-        return f"{manifest.latent_dim} floats vs {manifest.raw_dim} raw ({ratio:.0f}× smaller)"
+        raw = manifest.pixel_grid().image_size ** 2 * config["channels"]
+        ratio = raw / manifest.latent_dim
+        return f"{manifest.latent_dim} floats vs {raw} raw ({ratio:.0f}× smaller)"
     model = from_dict(ModelConfig, config)
     bits, size = index_bits(model.codebook_size), code_bytes(model)
     return (
         f"{model.grid}×{model.grid} codebook indices of {bits} bits ({size} bytes) vs "
-        f"{manifest.raw_dim} raw bytes"
+        f"{model.raw_dim} raw bytes"
     )
+
+
+def raw_column_title(grid: PixelGrid) -> str:
+    """The baseline column's heading: it says when the pixels were shrunk to fit."""
+    return f"Raw pixels, {grid.side}×{grid.side}" if grid.shrunk else "Raw pixels"
 
 
 def collection_summary(manifest: Manifest) -> str:
@@ -94,6 +101,7 @@ def collection_summary(manifest: Manifest) -> str:
         f"- model: {model_summary(config)}",
         f"- code: {code_summary(manifest)}",
         f"- index: {manifest.index_type}, metric {manifest.metric}",
+        f"- raw-pixel baseline: {manifest.pixel_grid().describe()}",
         f"- built: {manifest.created_at or 'unknown'} in {manifest.build_seconds:.0f} s",
     ]
     if manifest.skipped:

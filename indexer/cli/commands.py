@@ -133,6 +133,9 @@ def run_index(args: argparse.Namespace) -> int:
             f"  searches probe {probes['nprobe']} of {probes['lists']} lists: recall@10 "
             f"{probes['recall_at_10']} against scanning them all ({probes['queries']} codes)"
         )
+    grid = manifest.pixel_grid()
+    if grid.shrunk:
+        print(f"  raw-pixel baseline on a {grid.describe()} grid, to fit the memory budget")
     for skipped in manifest.skipped:
         print(f"  skipped {skipped['path']}: {skipped['reason']}")
     return 0

@@ -32,7 +32,7 @@ RECALL_TARGET = 0.999
 # FAISS wants at least 39 training points per IVF centroid.
 POINTS_PER_CENTROID = 39
 TRAINING_POINTS_PER_CENTROID = 64
-_ID_BYTES = 16  # an int64 id plus the reverse-map entry IDMap2 keeps
+ID_BYTES = 16  # an int64 id plus the reverse-map entry IDMap2 keeps
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)
 
@@ -64,7 +64,7 @@ def pq_bits(count: int) -> int:
 
 
 def flat_bytes(count: int, dim: int) -> int:
-    return count * (dim * 4 + _ID_BYTES)
+    return count * (dim * 4 + ID_BYTES)
 
 
 def pq_key(count: int, dim: int, memory_budget_bytes: int | None) -> str:

@@ -33,6 +33,7 @@ from latentsearch.indexer.indexes.faiss_helpers import (
     stored_vectors,
     write_index,
 )
+from latentsearch.indexer.indexes.pixel_grid import PixelGrid
 
 log = logging.getLogger(__name__)
 SEGMENT_ROWS = 65_536  # 200 MB of 32x32 colour pixels held while building
@@ -60,10 +61,11 @@ def _segment_number(name: str) -> int:
 
 
 class PixelSegmentWriter:
-    """Adds pixel rows under given ids, writing a segment file each ``SEGMENT_ROWS`` rows."""
+    """Adds images' pixels on ``grid`` under given ids, writing a segment file each
+    ``SEGMENT_ROWS`` rows."""
 
-    def __init__(self, folder: Path, dim: int, first_number: int = 0) -> None:
-        self.folder, self.dim, self.next_number = Path(folder), dim, first_number
+    def __init__(self, folder: Path, grid: PixelGrid, first_number: int = 0) -> None:
+        self.folder, self.grid, self.next_number = Path(folder), grid, first_number
         self.written_rows = 0
         self._current: faiss.Index | None = None
 
@@ -71,10 +73,11 @@ class PixelSegmentWriter:
     def ntotal(self) -> int:
         return self.written_rows + (self._current.ntotal if self._current is not None else 0)
 
-    def add(self, pixels: np.ndarray, ids: np.ndarray) -> None:
+    def add(self, images: np.ndarray, ids: np.ndarray) -> None:
+        """Model inputs (n, size, size, channels), or their flattened rows."""
         if self._current is None:
-            self._current = new_pixel_index(self.dim)
-        add_vectors(self._current, pixels, ids)
+            self._current = new_pixel_index(self.grid.dim)
+        add_vectors(self._current, self.grid.vectors(images), ids)
         if self._current.ntotal >= SEGMENT_ROWS:
             self.close()
 
@@ -82,7 +85,7 @@ class PixelSegmentWriter:
         """Take over every row of another segment index, as ``add``. Its codes move over as
         they are; an older build's float (``Flat``) baseline is added again as pixels."""
         if self._current is None:
-            self._current = new_pixel_index(self.dim)
+            self._current = new_pixel_index(self.grid.dim)
         try:
             self._current.merge_from(segment)
         except RuntimeError:  # FAISS: codes of another kind cannot be merged
@@ -207,14 +210,14 @@ class CarriedSegments:
 
 
 def carry_segments(
-    previous: Path, staging: Path, names: list[str], removed: np.ndarray, dim: int
+    previous: Path, staging: Path, names: list[str], removed: np.ndarray, grid: PixelGrid
 ) -> CarriedSegments:
     """Put ``previous``'s segments into ``staging`` without ``removed`` (ids): linked when
     few of a segment's rows go; when most do, and for a last segment not yet full, their
     other rows go to the writer, to be written with the new ones. So small updates do not
     pile up small segments."""
     removed = np.union1d(removed_ids(previous), np.asarray(removed, dtype=np.int64))
-    writer = PixelSegmentWriter(staging, dim, _next_number(names))
+    writer = PixelSegmentWriter(staging, grid, _next_number(names))
     still_removed, linked = [], []
     for position, name in enumerate(names):
         ids = stored_ids(read_index(previous / name, mapped=True))  # the pixels stay on disk

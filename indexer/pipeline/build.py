@@ -39,6 +39,7 @@ from latentsearch.indexer.indexes.faiss_helpers import (
     HAMMING,
     prepare_vectors,
 )
+from latentsearch.indexer.indexes.pixel_grid import PixelGrid, grid_for_budget
 from latentsearch.indexer.indexes.pixel_segments import PixelSegmentWriter
 from latentsearch.indexer.pipeline.writer import BuildRecord, IndexWriter, finish_build
 from latentsearch.indexer.serve.outliers import error_stride
@@ -158,6 +159,23 @@ def _codebook_metric(settings: BuildSettings) -> str:
     return "l2"
 
 
+def baseline_grid(count: int, model: TrainedModel, settings: BuildSettings) -> PixelGrid:
+    """The pixel grid of the raw-pixel baseline (exact L2, one byte a value): the model's
+    input, shrunk where ``count`` images of it would not fit the memory budget."""
+    config = model.config
+    grid = grid_for_budget(count, config.image_size, config.channels, settings.memory_budget)
+    if grid.shrunk:
+        log.info(
+            "%d images of %s pixels do not fit the memory budget of %d bytes: the raw-pixel "
+            "baseline keeps %s",
+            count,
+            config.input_shape,
+            settings.memory_budget,
+            grid.describe(),
+        )
+    return grid
+
+
 def build_index(
     data: str | Path,
     model_dir: str | Path,
@@ -178,7 +196,7 @@ def build_index(
     scan = FolderScan.of(folder)
     key, latent = new_latent_index(scan, model, settings)
     with staged_build(out_dir) as staging:
-        raw = PixelSegmentWriter(staging, config.raw_dim)  # exact L2 on the pixels, bytes
+        raw = PixelSegmentWriter(staging, baseline_grid(len(scan.paths), model, settings))
         with MetadataWriter(staging / METADATA_FILE) as metadata:
             stride = error_stride(len(scan.paths))
             writer = IndexWriter(model, latent, raw, metadata, settings.chosen_metric, 0, stride)

@@ -195,7 +195,7 @@ def _apply_update(
     fresh = FolderScan(folder.resolve(), [Path(p) for p in plan.to_encode])
     config = model.config
     with staged_build(out_dir) as staging:
-        latent, raw = _carry_build(previous, staging, manifest, plan.stale_rows, config.raw_dim)
+        latent, raw = _carry_build(previous, staging, manifest, plan.stale_rows)
         deleted = np.union1d(plan.deleted_before, plan.stale_rows)
         thumbnails = carry_thumbnails(previous, staging, deleted)
         with MetadataWriter(staging / METADATA_FILE, append=True) as metadata:
@@ -228,13 +228,15 @@ def _apply_update(
 
 
 def _carry_build(
-    previous: Path, staging: Path, manifest: Manifest, stale_rows: list[int], raw_dim: int
+    previous: Path, staging: Path, manifest: Manifest, stale_rows: list[int]
 ) -> tuple[faiss.Index, CarriedSegments]:
     """The previous build's metadata, latent index and raw-pixel segments in ``staging``,
-    without ``stale_rows``; the metadata rows are blanked by the caller."""
+    without ``stale_rows``; the metadata rows are blanked by the caller. New rows go on
+    the previous build's pixel grid."""
     shutil.copyfile(previous / METADATA_FILE, staging / METADATA_FILE)
     latent = remove_ids(read_index(previous / LATENT_FILE), stale_rows)
     names = raw_segments(previous, manifest)
-    raw = carry_segments(previous, staging, names, np.asarray(stale_rows), raw_dim)
+    grid = manifest.pixel_grid()
+    raw = carry_segments(previous, staging, names, np.asarray(stale_rows), grid)
     write_removed(staging, raw.removed)
     return latent, raw

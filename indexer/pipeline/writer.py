@@ -105,7 +105,7 @@ def finish_build(
         model_config=asdict(config),
         model_sha256=encoder_sha256(writer.model.path),
         latent_dim=config.latent_dim,
-        raw_dim=config.raw_dim,
+        raw_dim=writer.raw.grid.dim,
         count=int(writer.latent.ntotal),
         skipped=[asdict(s) for s in record.scan.skipped],
         metric=writer.metric,

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
 
 from latentsearch.encoder.errors import UserError
 from latentsearch.indexer.indexes.faiss_helpers import stored_vectors
+
+if TYPE_CHECKING:  # only for the annotation: serve depends on store, not the other way
+    from latentsearch.indexer.store.bundle import IndexBundle
 
 MAP_SAMPLE = 2000
 
@@ -48,6 +52,18 @@ def stored_codes(index: faiss.Index, rows: np.ndarray) -> np.ndarray:
     except RuntimeError as err:  # faiss: "reconstruct not implemented" / no direct map
         raise NoMapError(f"this index cannot return its stored codes ({err})") from err
     return as_map_vectors(stored)
+
+
+def stored_inputs(bundle: IndexBundle, rows: np.ndarray) -> np.ndarray:
+    """The model inputs of indexed ``rows``, from the raw-pixel baseline (one byte a
+    value, lossless); ``NoMapError`` where the baseline keeps a shrunken grid."""
+    grid, shape = bundle.pixel_grid, bundle.model.config.input_shape
+    if grid.shrunk:
+        raise NoMapError(
+            f"the raw-pixel baseline keeps {grid.describe()} pixels to fit the index's "
+            "memory budget, not the model's input; rebuild with a larger --memory-budget"
+        )
+    return stored_codes(bundle.raw, np.asarray(rows)).reshape(len(rows), *shape)
 
 
 def sample_rows(rows: np.ndarray, size: int = MAP_SAMPLE, seed: int = 0) -> np.ndarray:

@@ -9,7 +9,9 @@ easiest of all to rebuild); or its code lies where the collection's codes do not
 Measured on injected foreign images in docs/applications.md.
 
 The images come back from the raw-pixel index (one byte per value, lossless), so no file
-is read again; each is encoded and rebuilt once, in batches.
+is read again; each is encoded and rebuilt once, in batches. Where the index keeps the
+baseline on a shrunken grid (large collections, ``indexes.pixel_grid``) that cannot be
+done, and ``NoMapError`` says so.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import numpy as np
 from tqdm import tqdm
 
 from latentsearch.encoder.inference import encode_images, errors_of
-from latentsearch.indexer.indexes.faiss_helpers import stored_neighbours, stored_vectors
+from latentsearch.indexer.indexes.faiss_helpers import stored_neighbours
+from latentsearch.indexer.serve.collection_map import stored_inputs
 from latentsearch.indexer.serve.outliers import code_rarity, flat_errors, rebuild
 from latentsearch.indexer.serve.report_file import write_report
 from latentsearch.indexer.store.bundle import IndexBundle
@@ -78,12 +81,11 @@ class LabelDoubt:
 def unusual_scores(bundle: IndexBundle) -> UnusualScores:
     """Every live row's three measures, from its stored pixels."""
     rows = np.array(bundle.metadata.live_rows(), dtype=np.int64)
-    shape = bundle.model.config.input_shape
     errors, flat = np.empty(len(rows), np.float32), np.empty(len(rows), np.float32)
     codes = []
     for start in tqdm(range(0, len(rows), BATCH), desc="rebuilding", leave=False):
         part, at = rows[start : start + BATCH], slice(start, start + BATCH)
-        images = stored_vectors(bundle.raw, part).reshape(len(part), *shape).astype(np.float32)
+        images = stored_inputs(bundle, part)
         codes.append(encode_images(bundle.model.encoder, images, len(part)))
         errors[at] = errors_of(images, rebuild(bundle.model, images, codes[-1]))
         flat[at] = flat_errors(images)

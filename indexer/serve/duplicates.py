@@ -175,7 +175,7 @@ def bundle_embedder(
     def embed(images: list[bytes]) -> np.ndarray:
         read = np.stack([load_image(data, config.image_size, config.channels) for data in images])
         if pixels:
-            return read.reshape(len(read), -1)
+            return bundle.pixel_grid.vectors(read)
         codes = encode_images(bundle.model.encoder, read)
         return prepare_vectors(codes, metric, config.binary_threshold)
 

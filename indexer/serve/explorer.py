@@ -23,7 +23,7 @@ from latentsearch.indexer.serve.collection_map import (
     NoMapError,
     collection_map,
     sample_rows,
-    stored_codes,
+    stored_inputs,
 )
 from latentsearch.indexer.serve.collection_outliers import (
     LabelDoubt,
@@ -160,10 +160,9 @@ class Explorer:
         if self.errors is None:
             return None
         try:
-            pixels = stored_codes(self.bundle.raw, sample_rows(self.rows, FIT_SAMPLE))
+            images = stored_inputs(self.bundle, sample_rows(self.rows, FIT_SAMPLE))
         except NoMapError:
             return None
-        images = pixels.reshape(len(pixels), *self.bundle.model.config.input_shape)
         return fit_ratio(self.errors, flat_errors(images))
 
     @cached_property

@@ -18,7 +18,7 @@ from latentsearch.indexer.files.images import (
     load_image,
     read_with_preview,
 )
-from latentsearch.indexer.serve.collection_map import NoMapError, stored_codes
+from latentsearch.indexer.serve.collection_map import NoMapError, stored_inputs
 from latentsearch.indexer.store.bundle import IndexBundle
 
 MAX_UPLOAD_MB = 20
@@ -121,9 +121,8 @@ def from_upload(
 
 def stored_image(bundle: IndexBundle, row: int) -> np.ndarray:
     """The model input of an indexed image: its raw-pixel vector, else the file read again."""
-    shape = bundle.model.config.input_shape
     try:
-        return stored_codes(bundle.raw, np.array([row]))[0].reshape(shape)
+        return stored_inputs(bundle, np.array([row]))[0]
     except NoMapError:
         config = bundle.model.config
         path = collection_file(bundle, row)

@@ -81,7 +81,7 @@ class Searcher:
         middle = time.perf_counter()
         if not raw:
             return SearchResult(latent, None, (middle - started) * 1e3, None)
-        pixels = self._hits(*search(self.bundle.raw, batch, k))
+        pixels = self._hits(*search(self.bundle.raw, self.bundle.pixel_grid.vectors(batch), k))
         ended = time.perf_counter()
         return SearchResult(latent, pixels, (middle - started) * 1e3, (ended - middle) * 1e3)
 

@@ -23,6 +23,7 @@ from latentsearch.encoder.training import ENCODER_FILE, ModelLoadError, TrainedM
 from latentsearch.encoder.versioned_dir import NoBuildError, current_build
 from latentsearch.indexer.files.folders import file_sha256
 from latentsearch.indexer.indexes.faiss_helpers import IndexFileError, read_index
+from latentsearch.indexer.indexes.pixel_grid import PixelGrid, grid_of_build
 from latentsearch.indexer.indexes.pixel_segments import (
     SegmentedIndex,
     read_segments,
@@ -87,6 +88,16 @@ class Manifest:
     # sha256 of every other file of the build; empty in builds made before they were kept
     checksums: dict[str, str] = field(default_factory=dict)
     manifest_sha256: str = ""  # of the manifest's other fields, as saved
+
+    def pixel_grid(self) -> PixelGrid:
+        """The grid the raw-pixel baseline stores (``raw_dim`` of the model's input size)."""
+        config = self.model_config
+        try:
+            return grid_of_build(config["image_size"], config["channels"], self.raw_dim)
+        except (KeyError, TypeError, ValueError) as err:
+            raise IndexLoadError(
+                f"the manifest's raw-pixel size does not fit its model: {err}"
+            ) from err
 
     def save(self, folder: Path) -> None:
         fields = asdict(self)
@@ -260,6 +271,15 @@ class IndexBundle:
                 f"{self.path}: latent index has dimension {self.latent.d}, "
                 f"the model's code {self.model.config.latent_dim}"
             )
+        if self.raw.d != self.pixel_grid.dim:
+            raise IndexLoadError(
+                f"{self.path}: raw-pixel index has dimension {self.raw.d}, the manifest's "
+                f"grid {self.pixel_grid.describe()} {self.pixel_grid.dim}"
+            )
+
+    @property
+    def pixel_grid(self) -> PixelGrid:
+        return self.manifest.pixel_grid()
 
     def __len__(self) -> int:
         return self.manifest.count

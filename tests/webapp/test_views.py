@@ -7,6 +7,7 @@ import pytest
 
 from latentsearch.encoder.adaptive import resolve_training
 from latentsearch.encoder.config import TrainConfig
+from latentsearch.indexer.indexes.pixel_grid import PixelGrid
 from latentsearch.indexer.serve.outliers import OutlierScore
 from latentsearch.indexer.serve.search import Hit
 from latentsearch.indexer.store.bundle import Manifest
@@ -21,6 +22,7 @@ from latentsearch.webapp.views import (
     matches_label,
     outlier_text,
     outlier_warning,
+    raw_column_title,
     short_names,
     training_summary,
     weak_model_caveat,
@@ -78,7 +80,25 @@ def test_collection_summary_shows_counts_compression_model_and_build():
     assert "1 unreadable files skipped" in text
     assert "vae autoencoder, 32×32×3 input, bilinear decoder" in text
     assert "index: HNSW32, metric l2" in text
+    assert "raw-pixel baseline: 32x32\n" in text
     assert "built: 2026-01-02T03:04:05+0000 in 83 s" in text
+
+
+def test_a_shrunken_baseline_is_named_on_the_page():
+    manifest = Manifest(
+        data_root="/photos",
+        model_config={"image_size": 32, "channels": 3, "decoder": "bilinear"},
+        model_sha256="ab",
+        model_source="/m",
+        latent_dim=128,
+        raw_dim=16 * 16 * 3,
+        count=1_000_000,
+    )
+    text = collection_summary(manifest)
+    assert "128 floats vs 3072 raw (24× smaller)" in text  # the model's input, not the grid
+    assert "raw-pixel baseline: 16x16 (shrunk from 32x32)" in text
+    assert raw_column_title(manifest.pixel_grid()) == "Raw pixels, 16×16"
+    assert raw_column_title(PixelGrid(32, 3, 32)) == "Raw pixels"
 
 
 def test_training_summary_gives_each_auto_choice_with_its_reason():

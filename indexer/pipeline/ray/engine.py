@@ -32,6 +32,7 @@ from latentsearch.indexer.indexes.faiss_helpers import prepare_vectors
 from latentsearch.indexer.indexes.pixel_segments import PixelSegmentWriter
 from latentsearch.indexer.pipeline.build import (
     BuildSettings,
+    baseline_grid,
     empty_latent_index,
     latent_metric,
 )
@@ -184,7 +185,7 @@ def build_index_ray(
         shards.check_rows(files, listed)
         counts = shards.readable_counts(files)
         key, latent, filled = _latent_index(ray, files, counts, listed, model, settings)
-        raw = PixelSegmentWriter(staging, model.config.raw_dim)
+        raw = PixelSegmentWriter(staging, baseline_grid(listed, model, settings))
         with MetadataWriter(staging / METADATA_FILE) as metadata:
             writer = IndexWriter(model, latent, raw, metadata, settings.chosen_metric)
             skipped = shards.join_shards(files, writer, with_latent=not filled)

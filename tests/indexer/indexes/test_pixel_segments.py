@@ -14,6 +14,7 @@ from latentsearch.indexer.indexes.faiss_helpers import (
     stored_vectors,
     write_index,
 )
+from latentsearch.indexer.indexes.pixel_grid import PixelGrid
 from latentsearch.indexer.indexes.pixel_segments import (
     PixelSegmentWriter,
     carry_segments,
@@ -23,7 +24,8 @@ from latentsearch.indexer.indexes.pixel_segments import (
     write_removed,
 )
 
-DIM = 12
+GRID = PixelGrid(image_size=2, channels=3, side=2)  # full size: the pixels stored as given
+DIM = GRID.dim
 
 
 def pixels(count: int, seed: int = 0) -> np.ndarray:
@@ -31,7 +33,7 @@ def pixels(count: int, seed: int = 0) -> np.ndarray:
 
 
 def written(folder, rows: np.ndarray, ids: np.ndarray, batch: int = 5) -> list[str]:
-    writer = PixelSegmentWriter(folder, DIM)
+    writer = PixelSegmentWriter(folder, GRID)
     for start in range(0, len(rows), batch):
         writer.add(rows[start : start + batch], ids[start : start + batch])
     writer.close()
@@ -93,7 +95,7 @@ def test_an_update_links_kept_segments_and_rewrites_mostly_removed_ones(tmp_path
     write_removed(previous, np.array([1]))
     gone = np.array([2, *range(20, 32)])  # one row of the first segment, 12 of the second
 
-    carried = carry_segments(previous, staging, names, gone, DIM)
+    carried = carry_segments(previous, staging, names, gone, GRID)
     carried.writer.add(pixels(5, seed=2), np.arange(60, 65))
     carried.writer.close()
     write_removed(staging, carried.removed)
@@ -117,7 +119,7 @@ def test_a_last_segment_not_yet_full_is_filled_by_the_next_update(tmp_path, smal
     rows = pixels(53)
     names = written(previous, rows[:50], np.arange(50))  # 20, 20 and 10 rows
 
-    carried = carry_segments(previous, staging, names, np.empty(0, np.int64), DIM)
+    carried = carry_segments(previous, staging, names, np.empty(0, np.int64), GRID)
     carried.writer.add(rows[50:], np.arange(50, 53))
     carried.writer.close()
 
@@ -144,7 +146,7 @@ def test_an_older_builds_float_baseline_is_carried_into_a_segment(tmp_path):
     add_vectors(flat, rows[:10], np.arange(10))
     write_index(flat, previous / "raw.faiss")
 
-    carried = carry_segments(previous, staging, ["raw.faiss"], np.array([4]), DIM)
+    carried = carry_segments(previous, staging, ["raw.faiss"], np.array([4]), GRID)
     carried.writer.add(rows[10:], np.arange(10, 12))
     carried.writer.close()
 
