@@ -93,7 +93,12 @@ def build_bytes(index_dir: Path) -> dict:
     sizes["raw segments"] = sum((build / name).stat().st_size for name in segments)
     thumbs = [segment_name(number) for number in segment_numbers(build)]
     sizes["thumbnail segments"] = sum((build / name).stat().st_size for name in thumbs)
-    return {"bytes": sizes, "index_type": manifest.index_type, "indexed": manifest.count}
+    return {
+        "bytes": sizes,
+        "index_type": manifest.index_type,
+        "indexed": manifest.count,
+        "raw_pixel_grid": manifest.pixel_grid().describe(),
+    }
 
 
 def step_images(args, ids_for_update: range, ids_for_queries: range) -> dict:
