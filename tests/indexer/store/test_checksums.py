@@ -13,6 +13,7 @@ import pytest
 
 from latentsearch.indexer.cli import parser as cli
 from latentsearch.indexer.cli.parser import build_parser
+from latentsearch.indexer.files.folders import file_sha256
 from latentsearch.indexer.indexes.pixel_segments import segment_name
 from latentsearch.indexer.pipeline.build import BuildSettings
 from latentsearch.indexer.pipeline.update import update_index
@@ -27,7 +28,12 @@ from latentsearch.indexer.store.bundle import (
     Manifest,
     current_index_build,
 )
-from latentsearch.indexer.store.checksums import ChecksumError, tree_checksums, verify_tree
+from latentsearch.indexer.store.checksums import (
+    ChecksumError,
+    file_digests,
+    tree_checksums,
+    verify_tree,
+)
 
 RAW_FILE = segment_name(0)  # the one raw-pixel segment of a small build
 STRESS = os.environ.get("LATENTSEARCH_STRESS") == "1"
@@ -99,6 +105,23 @@ def test_checksums_never_follow_a_name_out_of_the_build(tmp_path):
         verify_tree(build, {"../secret": "0" * 64})
     with pytest.raises(ChecksumError, match="missing"):
         verify_tree(build, {"gone.faiss": "0" * 64})
+
+
+def test_files_hashed_in_parallel_come_back_in_the_order_named(tmp_path):
+    sizes = {"a": 3_000_000, "b": 10, "c": 1_000_000, "d": 0}  # biggest hashed first
+    for name, size in sizes.items():
+        (tmp_path / name).write_bytes(os.urandom(size))
+    names = ["c", "missing", "a", "d", "b"]
+    digests = file_digests(tmp_path, names)
+    assert isinstance(digests[1], OSError)
+    for name, digest in zip(names, digests, strict=True):
+        if name != "missing":
+            assert digest == file_sha256(tmp_path / name)
+    sums = tree_checksums(tmp_path, frozenset({"d"}), known={"b": "kept"})
+    assert sums == {"a": digests[2], "b": "kept", "c": digests[0]}
+    verify_tree(tmp_path, {name: sums[name] for name in ("a", "c")})
+    with pytest.raises(ChecksumError, match="^c is damaged"):
+        verify_tree(tmp_path, {"a": sums["a"], "c": sums["a"]})
 
 
 @pytest.mark.stress
