@@ -49,15 +49,15 @@ class PixelGrid:
         """Model inputs (n, size, size, channels), or their flattened rows, as (n, dim) rows."""
         count, size, factor = len(images), self.image_size, self.image_size // self.side
         grid = np.asarray(images, np.float32).reshape(count, size, size, self.channels)
-        if factor > 1:
-            # a sum of strided views: 5x faster than a mean over a 6-D reshape's axes
-            # (2.0 against 10.6 ms a batch of 256 32x32 photos), the same floats
-            total = np.zeros((count, self.side, self.side, self.channels), np.float32)
-            for row in range(factor):
-                for column in range(factor):
-                    total += grid[:, row::factor, column::factor]
-            grid = total / (factor * factor)
-        return grid.reshape(count, self.dim)
+        if factor == 1:
+            return grid.reshape(count, self.dim)
+        # a sum of strided views: 5x faster than a mean over a 6-D reshape's axes (2.0
+        # against 10.6 ms a batch of 256 32x32 photos), the same floats
+        total = np.zeros((count, self.side, self.side, self.channels), np.float32)
+        for row in range(factor):
+            for column in range(factor):
+                total += grid[:, row::factor, column::factor]
+        return (total / np.float32(factor * factor)).reshape(count, self.dim)
 
 
 def grid_side(count: int, image_size: int, channels: int, memory_budget_bytes: int) -> int:
