@@ -66,25 +66,32 @@ class UpdatePlan:
 
 
 def plan_update(
-    old_paths: list[str], old_hashes: list[str], paths: list[str], hashes: list[str]
+    old_paths: list[str],
+    old_hashes: list[str],
+    paths: list[str],
+    hashes: list[str],
+    rows: np.ndarray | None = None,
 ) -> UpdatePlan:
-    """Compare the indexed files (blank path: an already deleted row) with the folder now."""
-    indexed = {
-        path: (row, sha) for row, (path, sha) in enumerate(zip(old_paths, old_hashes, strict=True))
-    }
-    indexed.pop("", None)
-    to_encode, stale, unchanged = [], [], 0
-    for path, sha in zip(paths, hashes, strict=True):
-        row, old_sha = indexed.pop(path, (None, None))
-        if row is not None and old_sha == sha:
-            unchanged += 1
-            continue
-        if row is not None:
-            stale.append(row)  # changed content: a new vector under a new id
-        to_encode.append(path)
-    stale.extend(row for row, _ in indexed.values())  # files no longer in the folder
-    deleted = [row for row, path in enumerate(old_paths) if not path]
-    return UpdatePlan(to_encode, sorted(stale), unchanged, len(old_paths), deleted)
+    """Compare the indexed files (blank path: an already deleted row) with the folder now;
+    ``rows``: each listed file's row (``indexed_rows``), where the caller has them."""
+    rows = indexed_rows(old_paths, paths) if rows is None else rows
+    pairs = zip(rows.tolist(), hashes, strict=True)
+    same = np.fromiter((row >= 0 and old_hashes[row] == sha for row, sha in pairs), bool)
+    to_encode = [path for path, keep in zip(paths, same.tolist(), strict=True) if not keep]
+    live = np.fromiter(map(bool, old_paths), bool, len(old_paths))
+    listed = np.zeros(len(old_paths), bool)
+    listed[rows[rows >= 0]] = True
+    changed = rows[(rows >= 0) & ~same]  # changed content: a new vector under a new id
+    gone = np.flatnonzero(live & ~listed)  # files no longer in the folder
+    stale = np.union1d(changed, gone).tolist()
+    deleted = np.flatnonzero(~live).tolist()
+    return UpdatePlan(to_encode, stale, int(same.sum()), len(old_paths), deleted)
+
+
+def indexed_rows(old_paths: list[str], paths: list[str]) -> np.ndarray:
+    """Each listed file's row among the indexed paths, -1 for a file not indexed."""
+    row_of = {path: row for row, path in enumerate(old_paths) if path}
+    return np.fromiter((row_of.get(path, -1) for path in paths), np.int64, len(paths))
 
 
 def rebuild_reason(previous: Path, model_hash: str, settings: BuildSettings) -> str | None:
@@ -139,15 +146,17 @@ def update_index(
     return _apply_update(folder, model, Path(model_dir), out_dir, previous, plan, settings)
 
 
-def unchanged_hashes(metadata: Metadata, paths: list[str]) -> list[str | None]:
+def unchanged_hashes(
+    metadata: Metadata, paths: list[str], rows: np.ndarray | None = None
+) -> list[str | None]:
     """Per listed file, its stored hash when its size and modification time are the ones
-    recorded (None: hash it again). A file changed within ``RACY_NS`` of being recorded
-    could keep its modification time, so such a record is not trusted (as git does)."""
+    recorded (None: hash it again); ``rows`` as for ``plan_update``. A file changed within
+    ``RACY_NS`` of being recorded could keep its modification time, so such a record is
+    not trusted (as git does)."""
     stored, hashes = metadata.signatures(), metadata.hashes
     if stored is None or hashes is None or len(stored) == 0:
         return [None] * len(paths)
-    row_of = {path: row for row, path in enumerate(metadata.paths) if path}
-    rows = np.fromiter((row_of.get(path, -1) for path in paths), np.int64, len(paths))
+    rows = indexed_rows(metadata.paths, paths) if rows is None else rows
     # compared as arrays: a million files one tuple at a time took 10 s
     recorded = stored[np.maximum(rows, 0)]
     size, mtime, seen = recorded[:, 0], recorded[:, 1], recorded[:, 2]
@@ -161,7 +170,8 @@ def unchanged_hashes(metadata: Metadata, paths: list[str]) -> list[str | None]:
 def _load_plan(previous: Path, paths: list[str], settings: BuildSettings) -> UpdatePlan:
     metadata = Metadata.open(previous / METADATA_FILE)
     try:
-        kept = unchanged_hashes(metadata, paths)
+        rows = indexed_rows(metadata.paths, paths)  # one lookup for both steps
+        kept = unchanged_hashes(metadata, paths, rows)
         stale = [Path(p) for p, h in zip(paths, kept, strict=True) if h is None]
         fresh = iter(hash_files(stale, settings.workers))
         hashes = [h if h is not None else next(fresh) for h in kept]
@@ -169,7 +179,7 @@ def _load_plan(previous: Path, paths: list[str], settings: BuildSettings) -> Upd
             "update: hashed %d of %d files; the rest kept size and time", len(stale), len(kept)
         )
         known = metadata.hashes or []  # rebuild_reason sent builds without hashes to a full build
-        return plan_update(metadata.paths, known, paths, hashes)
+        return plan_update(metadata.paths, known, paths, hashes, rows)
     finally:
         metadata.close()
 
