@@ -103,3 +103,29 @@ def built_index_dir(tmp_path_factory, image_folder, trained_model_dir) -> Path:
     out = tmp_path_factory.mktemp("built") / "index"
     build_index(image_folder, trained_model_dir, out, BuildSettings(batch_size=16, workers=2))
     return out
+
+
+SHRUNK_SIDE = 8  # the raw-pixel grid of ``shrunk_index_dir`` (the model takes 16x16)
+
+
+@pytest.fixture(scope="session")
+def shrinking_budget(image_folder) -> int:
+    """A memory budget that holds 8x8 colour pixels of the shared folder but not 16x16."""
+    from latentsearch.indexer.indexes.choice import ID_BYTES
+
+    count = sum(1 for _ in image_folder.rglob("*.png"))
+    return count * (SHRUNK_SIDE * SHRUNK_SIDE * 3 + ID_BYTES)
+
+
+@pytest.fixture(scope="session")
+def shrunk_index_dir(tmp_path_factory, image_folder, trained_model_dir, shrinking_budget) -> Path:
+    """The shared folder indexed within ``shrinking_budget``, so the raw-pixel baseline
+    keeps an 8x8 grid; the latent index is asked to be flat, so only the baseline shrinks."""
+    from latentsearch.indexer.pipeline.build import BuildSettings, build_index
+
+    settings = BuildSettings(
+        batch_size=16, workers=2, index_type="flat", memory_budget=shrinking_budget
+    )
+    out = tmp_path_factory.mktemp("shrunk") / "index"
+    build_index(image_folder, trained_model_dir, out, settings)
+    return out

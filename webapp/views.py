@@ -78,7 +78,7 @@ def code_summary(manifest: Manifest) -> str:
     """How big each image's code is; a vqvae's as its grid of codebook indices."""
     config = manifest.model_config
     if config.get("variant") != "vqvae":
-        raw = manifest.pixel_grid().image_size ** 2 * config["channels"]
+        raw = config["image_size"] ** 2 * config["channels"]  # the model's input
         ratio = raw / manifest.latent_dim
         return f"{manifest.latent_dim} floats vs {raw} raw ({ratio:.0f}× smaller)"
     model = from_dict(ModelConfig, config)

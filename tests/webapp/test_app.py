@@ -26,7 +26,7 @@ def result_columns(page) -> dict:
     columns = {}
     for column in page.columns:
         titles = [h.value for h in column.subheader]
-        if len(titles) == 1 and titles[0] in ("Latent codes", "Raw pixels"):
+        if len(titles) == 1 and titles[0].startswith(("Latent codes", "Raw pixels")):
             columns[titles[0]] = column
     return columns
 
@@ -87,6 +87,18 @@ def test_upload_shows_what_the_model_saw_and_both_result_columns(
         assert [h.split()[0] for h in hits] == [f"#{r}" for r in range(1, DEFAULT_K + 1)]
         timing = column.caption[0].value
         assert timing.startswith(f"{DEFAULT_K} results in ") and timing.endswith(" ms")
+
+
+def test_a_shrunken_raw_pixel_baseline_is_named_above_its_column(
+    open_page, shrunk_index_dir, image_folder
+):
+    query = image_folder / "green" / "03.png"
+    page = upload(open_page(shrunk_index_dir), "03.png", query.read_bytes())
+    assert not page.exception and not page.error
+    assert "raw-pixel baseline: 8x8 (shrunk from 16x16)" in page.sidebar.markdown[0].value
+    columns = result_columns(page)
+    assert set(columns) == {"Latent codes", "Raw pixels, 8×8"}
+    assert hit_captions(columns["Raw pixels, 8×8"])[0] == "#1 green · 03.png · d=0.000"
 
 
 def test_slider_sets_the_number_of_results(open_page, built_index_dir, image_folder):

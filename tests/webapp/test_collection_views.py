@@ -46,6 +46,13 @@ def test_the_outliers_view_lists_the_most_unusual_with_their_reconstruction(
     assert "Labels the nearest neighbours disagree with" in [h.value for h in page.subheader]
 
 
+def test_the_outliers_view_says_why_a_shrunken_baseline_lists_none(open_page, shrunk_index_dir):
+    page = switch_to(open_page(shrunk_index_dir), "Outliers")
+    message = next(shown(i.value) for i in page.info if "No list of unusual images" in i.value)
+    assert "8x8 (shrunk from 16x16)" in message and "--memory-budget" in message
+    assert not [m.value for m in page.markdown if "more unusual than" in m.value]
+
+
 def result_area(page) -> bool:
     """Whether the search view's result columns are on the page."""
     return any("latent codes" in m.value for m in page.markdown)

@@ -7,9 +7,8 @@ import pytest
 
 from latentsearch.indexer.cli.parser import main
 from latentsearch.indexer.files.images import load_image
-from latentsearch.indexer.indexes.choice import ID_BYTES
 from latentsearch.indexer.indexes.faiss_helpers import stored_vectors
-from latentsearch.indexer.pipeline.build import BuildSettings, build_index
+from latentsearch.indexer.pipeline.build import BuildSettings
 from latentsearch.indexer.pipeline.update import update_index
 from latentsearch.indexer.serve.collection_map import NoMapError
 from latentsearch.indexer.serve.collection_outliers import unusual_scores
@@ -19,37 +18,23 @@ from latentsearch.indexer.serve.queries import stored_image
 from latentsearch.indexer.serve.search import Searcher
 from latentsearch.indexer.store.bundle import IndexBundle
 
-# The fixture's model takes 16x16x3 input; this budget holds 8x8 pixels of every image
-# but not 16x16. A flat latent index is asked for, so only the baseline depends on it.
-STORED_SIDE = 8
+# The fixture's model takes 16x16x3 input; tests/conftest.py's ``shrunk_index_dir`` is
+# built within a budget (``shrinking_budget``) that holds 8x8 pixels of every image but
+# not 16x16.
+SHRUNK_SIDE = 8
 
 
-def budget_for(count: int) -> int:
-    return count * (STORED_SIDE * STORED_SIDE * 3 + ID_BYTES)
-
-
-def image_count(folder) -> int:
-    return sum(1 for _ in folder.rglob("*.png"))
-
-
-@pytest.fixture(scope="module")
-def shrunk_dir(tmp_path_factory, image_folder, trained_model_dir):
-    folder = tmp_path_factory.mktemp("shrunk") / "images"
-    shutil.copytree(image_folder, folder)
-    settings = BuildSettings(
-        batch_size=16, workers=2, index_type="flat", memory_budget=budget_for(image_count(folder))
-    )
-    out = folder.parent / "index"
-    build_index(folder, trained_model_dir, out, settings)
-    return folder, out
+@pytest.fixture
+def shrunk_dir(image_folder, shrunk_index_dir):
+    return image_folder, shrunk_index_dir
 
 
 def test_the_baseline_keeps_a_grid_that_fits_the_budget(shrunk_dir):
     folder, out = shrunk_dir
     bundle = IndexBundle.load(out)
     grid = bundle.pixel_grid
-    assert (grid.side, grid.image_size) == (STORED_SIDE, 16) and grid.shrunk
-    assert bundle.manifest.raw_dim == bundle.raw.d == STORED_SIDE * STORED_SIDE * 3
+    assert (grid.side, grid.image_size) == (SHRUNK_SIDE, 16) and grid.shrunk
+    assert bundle.manifest.raw_dim == bundle.raw.d == SHRUNK_SIDE * SHRUNK_SIDE * 3
     rows = np.array(bundle.metadata.live_rows())
     images = np.stack([load_image(bundle.metadata.paths[r], 16, 3) for r in rows])
     stored = stored_vectors(bundle.raw, rows)
@@ -98,12 +83,12 @@ def test_an_update_adds_its_rows_on_the_build_s_grid(shrunk_dir, tmp_path, make_
 
 
 def test_the_cli_says_when_the_baseline_was_shrunk(
-    image_folder, trained_model_dir, tmp_path, capsys
+    image_folder, trained_model_dir, shrinking_budget, tmp_path, capsys
 ):
-    budget = str(budget_for(image_count(image_folder)))
     common = ["index", "--data", str(image_folder), "--model", str(trained_model_dir)]
     common += ["--index-type", "flat", "--batch-size", "16"]
-    assert main([*common, "--out", str(tmp_path / "a"), "--memory-budget", budget]) == 0
+    budget = ["--memory-budget", str(shrinking_budget)]
+    assert main([*common, "--out", str(tmp_path / "a"), *budget]) == 0
     assert "raw-pixel baseline on a 8x8 (shrunk from 16x16) grid" in capsys.readouterr().out
     assert main([*common, "--out", str(tmp_path / "b")]) == 0
     assert "raw-pixel baseline" not in capsys.readouterr().out
