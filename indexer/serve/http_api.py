@@ -2,8 +2,9 @@
 
 ``POST /search?k=N`` with the image's bytes as the body answers what ``latentsearch search
 --json`` prints (``&raw=0``: the latent results alone, with ``"raw": null``); ``GET
-/health`` answers the number of indexed images. Uploads get the page's checks (size and
-pixel caps, format from the bytes) and stay in memory. It binds
+/health`` answers the number of indexed images and the raw-pixel grid (``"16x16 (shrunk
+from 32x32)"`` where the baseline was shrunk to fit the memory budget). Uploads get the
+page's checks (size and pixel caps, format from the bytes) and stay in memory. It binds
 to loopback unless told otherwise; with a token it refuses requests without it. Put a
 proxy with TLS in front of it before exposing it (README).
 """
@@ -143,7 +144,9 @@ class SearchHandler(BaseHTTPRequestHandler):
             return None
         if urlsplit(self.path).path != "/health":
             return self._reply(HTTPStatus.NOT_FOUND, {"error": "use POST /search"})
-        self._reply(HTTPStatus.OK, {"images": len(self.server.explorer)})
+        explorer = self.server.explorer
+        grid = explorer.bundle.pixel_grid.describe()  # what the "raw" results compared
+        self._reply(HTTPStatus.OK, {"images": len(explorer), "raw_pixels": grid})
 
     def do_POST(self) -> None:
         if not self._authorised():

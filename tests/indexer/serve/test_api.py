@@ -52,7 +52,23 @@ def test_api_answers_like_search_json(server, image_folder):
     assert status == 200 and set(answer) == {"latent", "raw", "latent_ms", "raw_ms"}
     assert len(answer["latent"]) == 3 and answer["latent"][0]["path"].endswith("green/04.png")
     assert answer["raw"][0]["distance"] == pytest.approx(0.0, abs=1e-3)
-    assert call(server, "GET", "/health") == (200, {"images": 37})
+    assert call(server, "GET", "/health") == (200, {"images": 37, "raw_pixels": "16x16"})
+
+
+def test_api_searches_and_names_a_shrunken_raw_pixel_grid(shrunk_index_dir, image_folder):
+    server = make_server(shrunk_index_dir)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        health = call(port, "GET", "/health")
+        assert health == (200, {"images": 37, "raw_pixels": "8x8 (shrunk from 16x16)"})
+        data = (image_folder / "green" / "04.png").read_bytes()
+        status, answer = call(port, "POST", "/search?k=3", data)
+        assert status == 200 and answer["raw"][0]["path"].endswith("green/04.png")
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_api_answers_the_latent_search_alone_when_asked(server, image_folder):
