@@ -48,6 +48,7 @@ def new_flat_index(dim: int, metric: str = "l2") -> faiss.Index:
 # Raw pixels are bytes scaled to [0, 1] (k/255). An 8-bit uniform scalar quantiser whose
 # bucket k is centred on k/255 stores each one losslessly in one byte: the baseline stays
 # exact at a quarter of a Flat index's memory (3 KB, not 12 KB, per 32x32 colour image).
+# A shrunken grid's block means (indexes.pixel_grid) are stored to the nearest 1/255.
 _PIXEL_RANGE = (-0.5 / 255, 1.0)  # (vmin, vdiff): code = int(255 * (x - vmin) / vdiff)
 
 
