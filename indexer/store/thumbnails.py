@@ -20,14 +20,14 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from latentsearch.indexer.indexes.pixel_segments import link_or_copy
+# the raw-pixel segments' rule: a segment is written again once this share of its rows went
+from latentsearch.indexer.indexes.pixel_segments import COMPACT_FROM, link_or_copy
 from latentsearch.indexer.store.disk import GuardedFile
 from latentsearch.indexer.store.hdf5_rows import close_guarded, open_guarded, write_blobs
 
 log = logging.getLogger(__name__)
 SEGMENT_ROWS = 65_536
 SEGMENT_FILE = re.compile(r"thumbs-(\d{5,})\.h5")
-COMPACT_FROM = 0.5  # an update writes a segment again once this share of its rows is deleted
 DATASET = "thumbnail"
 # rows a segment was written with emptied: those deleted rows are not counted again, so a
 # segment written once is not written again by every later update
