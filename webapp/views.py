@@ -76,12 +76,10 @@ def model_summary(config: dict) -> str:
 
 def code_summary(manifest: Manifest) -> str:
     """How big each image's code is; a vqvae's as its grid of codebook indices."""
-    config = manifest.model_config
-    if config.get("variant") != "vqvae":
-        raw = config["image_size"] ** 2 * config["channels"]  # the model's input
-        ratio = raw / manifest.latent_dim
-        return f"{manifest.latent_dim} floats vs {raw} raw ({ratio:.0f}× smaller)"
-    model = from_dict(ModelConfig, config)
+    model = from_dict(ModelConfig, manifest.model_config)
+    if model.variant != "vqvae":  # raw: the model's input, whatever grid the baseline keeps
+        ratio = model.raw_dim / manifest.latent_dim
+        return f"{manifest.latent_dim} floats vs {model.raw_dim} raw ({ratio:.0f}× smaller)"
     bits, size = index_bits(model.codebook_size), code_bytes(model)
     return (
         f"{model.grid}×{model.grid} codebook indices of {bits} bits ({size} bytes) vs "
