@@ -36,13 +36,13 @@ def tree_checksums(
     known = known or {}
     files = [p.relative_to(folder).as_posix() for p in sorted(folder.rglob("*")) if p.is_file()]
     names = [name for name in files if name not in leave_out]
-    fresh = [name for name in names if name not in known]
-    sums = dict(known)
+    fresh = [name for name in names if not known.get(name)]
+    sums = {name: known[name] for name in names if known.get(name)}
     for name, digest in zip(fresh, file_digests(folder, fresh), strict=True):
         if isinstance(digest, OSError):
             raise digest
         sums[name] = digest
-    return {name: sums[name] for name in names}
+    return {name: sums[name] for name in names}  # in the folder's sorted order
 
 
 def verify_tree(folder: Path, sums: dict[str, str]) -> None:
