@@ -119,6 +119,7 @@ def test_files_hashed_in_parallel_come_back_in_the_order_named(tmp_path):
             assert digest == file_sha256(tmp_path / name)
     sums = tree_checksums(tmp_path, frozenset({"d"}), known={"b": "kept"})
     assert sums == {"a": digests[2], "b": "kept", "c": digests[0]}
+    assert tree_checksums(tmp_path, frozenset({"d"}), known={"c": ""})["c"] == digests[0]
     verify_tree(tmp_path, {name: sums[name] for name in ("a", "c")})
     with pytest.raises(ChecksumError, match="^c is damaged"):
         verify_tree(tmp_path, {"a": sums["a"], "c": sums["a"]})
