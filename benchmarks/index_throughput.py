@@ -37,7 +37,7 @@ def peak_rss_mib() -> float:
 def model_size(model_dir: str) -> tuple[int, int]:
     """(image side, channels) of the model in ``model_dir``, from its config alone."""
     from latentsearch.encoder.config import ModelConfig, load_json
-    from latentsearch.encoder.training import MODEL_CONFIG_FILE, model_files
+    from latentsearch.encoder.model_files import MODEL_CONFIG_FILE, model_files
 
     config = load_json(ModelConfig, model_files(model_dir) / MODEL_CONFIG_FILE)
     return config.image_size, config.channels

@@ -20,26 +20,24 @@ from latentsearch.encoder.config import (
     load_json,
     save_json,
 )
-from latentsearch.encoder.errors import UserError
+from latentsearch.encoder.model_files import (
+    AUTOENCODER_FILE,
+    CURVES_FILE,
+    DECODER_FILE,
+    ENCODER_FILE,
+    HISTORY_FILE,
+    LOSS_CONFIG_FILE,
+    MODEL_CONFIG_FILE,
+    TRAIN_CONFIG_FILE,
+    ModelLoadError,
+    model_files,
+)
 from latentsearch.encoder.quantiser import CodebookMonitor
 from latentsearch.encoder.search_code import PROJECTED_DECODER_START, search_parts
 from latentsearch.encoder.variants import build_autoencoder
-from latentsearch.encoder.versioned_dir import NoBuildError, current_build, new_build
+from latentsearch.encoder.versioned_dir import current_build, new_build
 
 log = logging.getLogger(__name__)
-
-ENCODER_FILE = "encoder.keras"
-DECODER_FILE = "decoder.keras"
-AUTOENCODER_FILE = "autoencoder.keras"
-MODEL_CONFIG_FILE = "model_config.json"
-TRAIN_CONFIG_FILE = "train_config.json"
-LOSS_CONFIG_FILE = "loss_config.json"
-CURVES_FILE = "loss_curves.png"
-HISTORY_FILE = "history.json"
-
-
-class ModelLoadError(UserError, RuntimeError):
-    """A model directory is missing, incomplete or unreadable."""
 
 
 @dataclass(frozen=True)
@@ -233,20 +231,6 @@ def plot_loss_curves(history: dict[str, list[float]], path: Path) -> None:
     if axes.lines:
         axes.legend()
     figure.savefig(path, dpi=100)
-
-
-def model_files(model_dir: str | Path) -> Path:
-    """The folder holding ``encoder.keras``: a build folder itself, or a versioned root."""
-    model_dir = Path(model_dir)
-    if (model_dir / ENCODER_FILE).is_file():
-        return model_dir
-    try:
-        return current_build(model_dir)
-    except NoBuildError as err:
-        raise ModelLoadError(
-            f"{model_dir} is not a trained model (no {ENCODER_FILE}); "
-            "train one with `latentsearch train`"
-        ) from err
 
 
 def load_model(model_dir: str | Path, with_decoder: bool = True) -> TrainedModel:

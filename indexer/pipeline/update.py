@@ -22,7 +22,8 @@ import faiss
 import numpy as np
 
 from latentsearch.encoder.devices import for_indexing
-from latentsearch.encoder.training import TrainedModel, load_model, model_files
+from latentsearch.encoder.model_files import model_files
+from latentsearch.encoder.training import TrainedModel, load_model
 from latentsearch.indexer.files.corpus import resolve_data
 from latentsearch.indexer.files.folders import FolderScan, hash_files, image_files, read_batches
 from latentsearch.indexer.files.listing import sizes_and_times

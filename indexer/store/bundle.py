@@ -19,7 +19,8 @@ import faiss
 
 from latentsearch.encoder.backend import backend_versions
 from latentsearch.encoder.errors import UserError
-from latentsearch.encoder.training import ENCODER_FILE, ModelLoadError, TrainedModel, load_model
+from latentsearch.encoder.model_files import ENCODER_FILE, ModelLoadError
+from latentsearch.encoder.training import TrainedModel, load_model
 from latentsearch.encoder.versioned_dir import NoBuildError, current_build
 from latentsearch.indexer.files.folders import file_sha256
 from latentsearch.indexer.indexes.faiss_helpers import IndexFileError, read_index

@@ -7,19 +7,17 @@ import pytest
 
 from latentsearch.encoder.config import ModelConfig, TrainConfig
 from latentsearch.encoder.inference import encode_images, reconstruction_errors
-from latentsearch.encoder.models import build_decoder, build_encoder
-from latentsearch.encoder.training import (
+from latentsearch.encoder.model_files import (
     CURVES_FILE,
     DECODER_FILE,
     ENCODER_FILE,
     HISTORY_FILE,
     MODEL_CONFIG_FILE,
     ModelLoadError,
-    load_model,
     model_files,
-    save_model,
-    train_autoencoder,
 )
+from latentsearch.encoder.models import build_decoder, build_encoder
+from latentsearch.encoder.training import load_model, save_model, train_autoencoder
 from latentsearch.encoder.variants import build_autoencoder
 
 DECODER_KINDS = ("transpose", "bilinear")

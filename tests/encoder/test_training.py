@@ -5,13 +5,8 @@ import numpy as np
 
 from latentsearch.encoder.config import ModelConfig, TrainConfig, load_json
 from latentsearch.encoder.inference import encode_images
-from latentsearch.encoder.training import (
-    TRAIN_CONFIG_FILE,
-    StopWhenLearningRateSpent,
-    fit,
-    load_model,
-    save_fit,
-)
+from latentsearch.encoder.model_files import TRAIN_CONFIG_FILE
+from latentsearch.encoder.training import StopWhenLearningRateSpent, fit, load_model, save_fit
 
 CONFIG = ModelConfig(image_size=16, channels=3, latent_dim=8, filters=(8, 16))
 

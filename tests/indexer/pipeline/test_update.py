@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from latentsearch.encoder.inference import encode_images
-from latentsearch.encoder.training import ENCODER_FILE, model_files
+from latentsearch.encoder.model_files import ENCODER_FILE, model_files
 from latentsearch.indexer.cli.parser import main
 from latentsearch.indexer.files.folders import file_sha256, hash_files
 from latentsearch.indexer.files.images import load_image
