@@ -179,7 +179,7 @@ def index_end_to_end(folder: Path, model_dir: Path, out: Path, workers: int, kin
 
 def _manifest(out: Path) -> str:
     from latentsearch.encoder.versioned_dir import current_build
-    from latentsearch.indexer.store.bundle import MANIFEST_FILE
+    from latentsearch.indexer.store.manifest import MANIFEST_FILE
 
     return (current_build(out) / MANIFEST_FILE).read_text()
 

@@ -123,7 +123,7 @@ def time_model(args: argparse.Namespace, with_decoder: bool) -> tuple[int, float
 
 def index_file_mib(index_dir: Path) -> float:
     """Size of the saved FAISS indexes: the latent index and every raw-pixel segment."""
-    from latentsearch.indexer.store.bundle import (
+    from latentsearch.indexer.store.manifest import (
         LATENT_FILE,
         Manifest,
         current_index_build,

@@ -39,7 +39,7 @@ sys.path.insert(0, str(HERE))
 from million_images import folder_bytes, image_path, make_images  # noqa: E402
 from million_probes import api_probe, exact_recall  # noqa: E402
 
-from latentsearch.indexer.store.bundle import (  # noqa: E402
+from latentsearch.indexer.store.manifest import (  # noqa: E402
     LATENT_FILE,
     METADATA_FILE,
     Manifest,

@@ -49,7 +49,7 @@ def query_codes(build: Path, queries: list[Path]) -> np.ndarray:
     from latentsearch.encoder.training import load_model
     from latentsearch.indexer.files.images import load_image
     from latentsearch.indexer.indexes.faiss_helpers import prepare_vectors
-    from latentsearch.indexer.store.bundle import MODEL_DIR, Manifest
+    from latentsearch.indexer.store.manifest import MODEL_DIR, Manifest
 
     model = load_model(build / MODEL_DIR, with_decoder=False)
     config = model.config
@@ -64,7 +64,7 @@ def exact_recall(index_dir: Path, queries: list[Path], export: Path) -> dict:
     import faiss
 
     from latentsearch.indexer.indexes.faiss_helpers import read_index, search
-    from latentsearch.indexer.store.bundle import LATENT_FILE, current_index_build
+    from latentsearch.indexer.store.manifest import LATENT_FILE, current_index_build
 
     build = current_index_build(index_dir)
     index = read_index(build / LATENT_FILE)

@@ -53,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from latentsearch.indexer.serve.explorer import Explorer
-    from latentsearch.indexer.store.bundle import current_index_build
+    from latentsearch.indexer.store.manifest import current_index_build
 
     explorer = Explorer.open_build(current_index_build(args.index))
     rows = []

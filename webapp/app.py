@@ -22,7 +22,7 @@ from latentsearch.encoder.errors import USER_ERRORS
 from latentsearch.indexer.serve.collection_map import NoMapError
 from latentsearch.indexer.serve.explorer import Explorer
 from latentsearch.indexer.serve.launch import TOKEN_ENV
-from latentsearch.indexer.store.bundle import current_index_build
+from latentsearch.indexer.store.manifest import current_index_build
 from latentsearch.webapp.collection_views import show_duplicates, show_outliers
 from latentsearch.webapp.generate import generate_panel
 from latentsearch.webapp.insight import show_map, show_model_view

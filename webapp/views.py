@@ -16,7 +16,7 @@ from latentsearch.indexer.serve.explorer import precision
 from latentsearch.indexer.serve.outliers import OUTLIER_PERCENTILE, WEAK_FIT, OutlierScore
 from latentsearch.indexer.serve.queries import MAX_UPLOAD_MB, MAX_UPLOAD_PIXELS
 from latentsearch.indexer.serve.search import Hit
-from latentsearch.indexer.store.bundle import Manifest
+from latentsearch.indexer.store.manifest import Manifest
 
 ACCEPTED_TEXT = "JPEG, PNG, WebP, BMP or GIF"
 DISPLAY_SIDE = 160  # pixels: the model's 32x32 input and its reconstruction, enlarged

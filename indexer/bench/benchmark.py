@@ -44,7 +44,7 @@ from latentsearch.indexer.bench.report import REPORT_FORMAT, foreign_files, writ
 from latentsearch.indexer.bench.scoring import Quality, evaluate
 from latentsearch.indexer.bench.speed import SPEED_DEFINITIONS, measure_speed
 from latentsearch.indexer.indexes.faiss_helpers import DEFAULT_METRIC
-from latentsearch.indexer.store.bundle import library_versions
+from latentsearch.indexer.store.manifest import library_versions
 
 __all__ = ["BenchConfig", "bench_folder", "model_names", "pick_examples", "run_benchmark"]
 log = logging.getLogger(__name__)

@@ -30,7 +30,8 @@ from latentsearch.indexer.serve.duplicates import find_duplicates, write_duplica
 from latentsearch.indexer.serve.http_api import make_server, serve_until_interrupted
 from latentsearch.indexer.serve.launch import serve
 from latentsearch.indexer.serve.search import SearchResult, search_image
-from latentsearch.indexer.store.bundle import IndexBundle, Manifest
+from latentsearch.indexer.store.bundle import IndexBundle
+from latentsearch.indexer.store.manifest import Manifest
 
 __all__ = [
     "USER_ERRORS",

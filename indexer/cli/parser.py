@@ -27,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 log = logging.getLogger("latentsearch")
 # the defaults every training flag shows and passes on (the configs load no Keras)
 MODEL, TRAIN, LOSS = ModelConfig(), TrainConfig(), LossConfig()
-TRUST_ENV = "LATENTSEARCH_TRUST_UNVERIFIED"  # as latentsearch.indexer.store.bundle.TRUST_ENV
+TRUST_ENV = "LATENTSEARCH_TRUST_UNVERIFIED"  # as latentsearch.indexer.store.manifest.TRUST_ENV
 
 
 def _int_list(text: str) -> tuple[int, ...]:

@@ -43,8 +43,8 @@ from latentsearch.indexer.indexes.pixel_grid import PixelGrid, grid_for_budget
 from latentsearch.indexer.indexes.pixel_segments import PixelSegmentWriter
 from latentsearch.indexer.pipeline.writer import BuildRecord, IndexWriter, finish_build
 from latentsearch.indexer.serve.outliers import error_stride
-from latentsearch.indexer.store.bundle import METADATA_FILE, Manifest
 from latentsearch.indexer.store.disk import staged_build
+from latentsearch.indexer.store.manifest import METADATA_FILE, Manifest
 from latentsearch.indexer.store.metadata import MetadataWriter
 
 log = logging.getLogger(__name__)

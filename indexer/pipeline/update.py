@@ -37,7 +37,8 @@ from latentsearch.indexer.indexes.pixel_segments import (
 from latentsearch.indexer.pipeline.build import BuildSettings, NothingToIndexError, build_index
 from latentsearch.indexer.pipeline.writer import BuildRecord, IndexWriter, finish_build
 from latentsearch.indexer.serve.outliers import error_stride
-from latentsearch.indexer.store.bundle import (
+from latentsearch.indexer.store.disk import staged_build
+from latentsearch.indexer.store.manifest import (
     LATENT_FILE,
     METADATA_FILE,
     IndexLoadError,
@@ -47,7 +48,6 @@ from latentsearch.indexer.store.bundle import (
     raw_segments,
     verify_build,
 )
-from latentsearch.indexer.store.disk import staged_build
 from latentsearch.indexer.store.metadata import Metadata, MetadataError, MetadataWriter
 from latentsearch.indexer.store.thumbnails import carry_thumbnails
 

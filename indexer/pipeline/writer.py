@@ -22,14 +22,9 @@ from latentsearch.indexer.indexes.faiss_helpers import (
 from latentsearch.indexer.indexes.pixel_segments import PixelSegmentWriter
 from latentsearch.indexer.indexes.tuning import tune_probes
 from latentsearch.indexer.serve.outliers import MIN_ERROR_STRIDE, collection_errors
-from latentsearch.indexer.store.bundle import (
-    LATENT_FILE,
-    MANIFEST_FILE,
-    Manifest,
-    copy_model,
-    encoder_sha256,
-)
+from latentsearch.indexer.store.bundle import copy_model
 from latentsearch.indexer.store.checksums import tree_checksums
+from latentsearch.indexer.store.manifest import LATENT_FILE, MANIFEST_FILE, Manifest, encoder_sha256
 from latentsearch.indexer.store.metadata import MetadataWriter
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 from latentsearch.indexer.files.images import ImageReadError
 from latentsearch.indexer.serve.explorer import Explorer
 from latentsearch.indexer.serve.queries import MAX_UPLOAD_MB, BusyError, UploadTooLargeError
-from latentsearch.indexer.store.bundle import current_index_build
+from latentsearch.indexer.store.manifest import current_index_build
 
 log = logging.getLogger(__name__)
 MAX_K = 100

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-from latentsearch.indexer.store.bundle import Manifest, current_index_build
+from latentsearch.indexer.store.manifest import Manifest, current_index_build
 
 TOKEN_ENV = "LATENTSEARCH_TOKEN"  # when set, the page and the API ask for it
 LOOPBACK = "127.0.0.1"

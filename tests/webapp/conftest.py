@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import latentsearch.webapp.app as app_module
-from latentsearch.indexer.store.bundle import (
+from latentsearch.indexer.store.manifest import (
     MANIFEST_FILE,
     METADATA_FILE,
     MODEL_DIR,

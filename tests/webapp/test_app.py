@@ -10,7 +10,7 @@ import pytest
 from page_text import shown
 from PIL import Image
 
-from latentsearch.indexer.store.bundle import TRUST_ENV
+from latentsearch.indexer.store.manifest import TRUST_ENV
 
 DEFAULT_K = 12
 N_IMAGES = 37  # tests/conftest.py: 3 labels x 12 images + 1 at the root
@@ -312,7 +312,7 @@ def test_a_collection_query_offers_its_original_and_the_model_caveat_follows_the
 ):
     from latentsearch.indexer.serve.explorer import Explorer
     from latentsearch.indexer.serve.outliers import WEAK_FIT
-    from latentsearch.indexer.store.bundle import current_index_build
+    from latentsearch.indexer.store.manifest import current_index_build
 
     page = open_page(built_index_dir)
     page.button(key="random").click().run()

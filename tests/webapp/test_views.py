@@ -10,7 +10,7 @@ from latentsearch.encoder.config import TrainConfig
 from latentsearch.indexer.indexes.pixel_grid import PixelGrid
 from latentsearch.indexer.serve.outliers import OutlierScore
 from latentsearch.indexer.serve.search import Hit
-from latentsearch.indexer.store.bundle import Manifest
+from latentsearch.indexer.store.manifest import Manifest
 from latentsearch.webapp.charts import map_chart, map_frame
 from latentsearch.webapp.views import (
     WORD_JOINER,

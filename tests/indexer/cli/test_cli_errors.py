@@ -168,8 +168,8 @@ def test_every_user_error_derives_from_the_one_base():
     from latentsearch.encoder.errors import USER_ERRORS, LatentSearchError, UserError
     from latentsearch.indexer.files.images import ImageReadError
     from latentsearch.indexer.pipeline.build import NothingToIndexError
-    from latentsearch.indexer.store.bundle import IndexLoadError
     from latentsearch.indexer.store.disk import DiskFullError
+    from latentsearch.indexer.store.manifest import IndexLoadError
 
     for error in (ImageReadError, NothingToIndexError, IndexLoadError, DiskFullError):
         assert issubclass(error, UserError) and issubclass(error, LatentSearchError)

@@ -22,7 +22,7 @@ from latentsearch.indexer.serve.queries import (
     check_upload,
     from_row,
 )
-from latentsearch.indexer.store.bundle import current_index_build
+from latentsearch.indexer.store.manifest import current_index_build
 from latentsearch.indexer.store.metadata import Metadata, MetadataError, MetadataWriter
 
 

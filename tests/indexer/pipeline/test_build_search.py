@@ -23,12 +23,12 @@ from latentsearch.indexer.indexes.faiss_helpers import (
 )
 from latentsearch.indexer.pipeline.build import BuildSettings, NothingToIndexError, build_index
 from latentsearch.indexer.serve.search import Searcher, search_image
-from latentsearch.indexer.store.bundle import (
+from latentsearch.indexer.store.bundle import IndexBundle
+from latentsearch.indexer.store.manifest import (
     LATENT_FILE,
     MANIFEST_FILE,
     METADATA_FILE,
     TRUST_ENV,
-    IndexBundle,
     IndexLoadError,
 )
 from latentsearch.indexer.store.metadata import MetadataError

@@ -28,12 +28,8 @@ from latentsearch.indexer.pipeline import update as update_module
 from latentsearch.indexer.pipeline.build import BuildSettings, build_index
 from latentsearch.indexer.pipeline.update import plan_update, unchanged_hashes, update_index
 from latentsearch.indexer.serve.search import Searcher
-from latentsearch.indexer.store.bundle import (
-    MODEL_DIR,
-    IndexBundle,
-    IndexLoadError,
-    current_index_build,
-)
+from latentsearch.indexer.store.bundle import IndexBundle
+from latentsearch.indexer.store.manifest import MODEL_DIR, IndexLoadError, current_index_build
 from latentsearch.indexer.store.metadata import SIGNATURE_DATASET, Metadata
 
 SETTINGS = BuildSettings(batch_size=16, workers=2)

@@ -36,7 +36,7 @@ from latentsearch.indexer.serve.queries import (
     find_rows,
 )
 from latentsearch.indexer.serve.search import Hit
-from latentsearch.indexer.store.bundle import current_index_build
+from latentsearch.indexer.store.manifest import current_index_build
 
 
 @pytest.fixture(scope="module")

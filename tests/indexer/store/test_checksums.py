@@ -18,21 +18,21 @@ from latentsearch.indexer.indexes.pixel_segments import segment_name
 from latentsearch.indexer.pipeline.build import BuildSettings
 from latentsearch.indexer.pipeline.update import update_index
 from latentsearch.indexer.serve.search import Searcher
-from latentsearch.indexer.store.bundle import (
-    LATENT_FILE,
-    MANIFEST_FILE,
-    METADATA_FILE,
-    TRUST_ENV,
-    IndexBundle,
-    IndexLoadError,
-    Manifest,
-    current_index_build,
-)
+from latentsearch.indexer.store.bundle import IndexBundle
 from latentsearch.indexer.store.checksums import (
     ChecksumError,
     file_digests,
     tree_checksums,
     verify_tree,
+)
+from latentsearch.indexer.store.manifest import (
+    LATENT_FILE,
+    MANIFEST_FILE,
+    METADATA_FILE,
+    TRUST_ENV,
+    IndexLoadError,
+    Manifest,
+    current_index_build,
 )
 
 RAW_FILE = segment_name(0)  # the one raw-pixel segment of a small build
