@@ -15,7 +15,7 @@ import logging
 import shutil
 import time
 from contextlib import closing
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import faiss
@@ -25,9 +25,7 @@ from latentsearch.encoder.devices import for_indexing
 from latentsearch.encoder.model_files import model_files
 from latentsearch.encoder.training import TrainedModel, load_model
 from latentsearch.indexer.files.corpus import resolve_data
-from latentsearch.indexer.files.folders import FolderScan, hash_files, image_files, read_batches
-from latentsearch.indexer.files.listing import sizes_and_times
-from latentsearch.indexer.indexes.choice import index_type_of
+from latentsearch.indexer.files.folders import FolderScan, image_files, read_batches
 from latentsearch.indexer.indexes.faiss_helpers import read_index, remove_ids
 from latentsearch.indexer.indexes.pixel_segments import (
     CarriedSegments,
@@ -35,6 +33,7 @@ from latentsearch.indexer.indexes.pixel_segments import (
     write_removed,
 )
 from latentsearch.indexer.pipeline.build import BuildSettings, NothingToIndexError, build_index
+from latentsearch.indexer.pipeline.update_plan import UpdatePlan, load_plan, rebuild_reason
 from latentsearch.indexer.pipeline.writer import BuildRecord, IndexWriter, finish_build
 from latentsearch.indexer.serve.outliers import error_stride
 from latentsearch.indexer.store.disk import staged_build
@@ -46,71 +45,11 @@ from latentsearch.indexer.store.manifest import (
     current_index_build,
     encoder_sha256,
     raw_segments,
-    verify_build,
 )
-from latentsearch.indexer.store.metadata import Metadata, MetadataError, MetadataWriter
+from latentsearch.indexer.store.metadata import MetadataError, MetadataWriter
 from latentsearch.indexer.store.thumbnails import carry_thumbnails
 
 log = logging.getLogger(__name__)
-RACY_NS = 2_000_000_000  # a record taken this soon after the file's last change is re-checked
-
-
-@dataclass(frozen=True)
-class UpdatePlan:
-    """What an update does: files to encode, rows to drop, and how many stay as they are."""
-
-    to_encode: list[str]
-    stale_rows: list[int]
-    unchanged: int
-    old_rows: int  # rows in the metadata so far: new files get ids from here on
-    deleted_before: list[int] = field(default_factory=list)  # rows blanked by earlier updates
-
-
-def plan_update(
-    old_paths: list[str],
-    old_hashes: list[str],
-    paths: list[str],
-    hashes: list[str],
-    rows: np.ndarray | None = None,
-) -> UpdatePlan:
-    """Compare the indexed files (blank path: an already deleted row) with the folder now;
-    ``rows``: each listed file's row (``indexed_rows``), where the caller has them."""
-    rows = indexed_rows(old_paths, paths) if rows is None else rows
-    pairs = zip(rows.tolist(), hashes, strict=True)
-    same = np.fromiter((row >= 0 and old_hashes[row] == sha for row, sha in pairs), bool)
-    to_encode = [path for path, keep in zip(paths, same.tolist(), strict=True) if not keep]
-    live = np.fromiter(map(bool, old_paths), bool, len(old_paths))
-    listed = np.zeros(len(old_paths), bool)
-    listed[rows[rows >= 0]] = True
-    changed = rows[(rows >= 0) & ~same]  # changed content: a new vector under a new id
-    gone = np.flatnonzero(live & ~listed)  # files no longer in the folder
-    stale = np.union1d(changed, gone).tolist()
-    deleted = np.flatnonzero(~live).tolist()
-    return UpdatePlan(to_encode, stale, int(same.sum()), len(old_paths), deleted)
-
-
-def indexed_rows(old_paths: list[str], paths: list[str]) -> np.ndarray:
-    """Each listed file's row among the indexed paths, -1 for a file not indexed."""
-    row_of = {path: row for row, path in enumerate(old_paths) if path}
-    return np.fromiter((row_of.get(path, -1) for path in paths), np.int64, len(paths))
-
-
-def rebuild_reason(previous: Path, model_hash: str, settings: BuildSettings) -> str | None:
-    """Why ``previous`` cannot be updated in place (None: it can)."""
-    manifest = Manifest.load(previous)
-    verify_build(previous, manifest)  # a damaged build is never copied into the next one
-    if manifest.model_sha256 != model_hash:
-        return (
-            f"the model changed (encoder sha256 {manifest.model_sha256[:12]}… -> "
-            f"{model_hash[:12]}…): every image must be encoded again"
-        )
-    if settings.metric not in (None, manifest.metric):
-        return f"the metric changed ({manifest.metric} -> {settings.metric})"
-    if settings.index_type not in ("auto", index_type_of(manifest.index_type)):
-        return f"the index type changed ({manifest.index_type} -> {settings.index_type})"
-    if not Metadata.hashes_every_row(previous / METADATA_FILE):
-        return "the index predates incremental updates (no content hashes)"
-    return None
 
 
 def update_index(
@@ -136,7 +75,7 @@ def update_index(
     if reason:
         log.warning("full rebuild: %s", reason)
         return build_index(folder, model_dir, out_dir, settings)
-    plan = _load_plan(previous, image_files(folder.resolve()), settings)
+    plan = load_plan(previous, image_files(folder.resolve()), settings)
     if not plan.to_encode and not plan.stale_rows:
         log.info("%s is up to date: all %d files unchanged", out_dir, plan.unchanged)
         unchanged = {"base": previous.name, "unchanged": plan.unchanged, "added": 0, "removed": 0}
@@ -145,44 +84,6 @@ def update_index(
     model, inference = for_indexing(load_model(model_dir), settings.batch_size)
     settings = replace(settings, batch_size=inference.batch_size)
     return _apply_update(folder, model, Path(model_dir), out_dir, previous, plan, settings)
-
-
-def unchanged_hashes(
-    metadata: Metadata, paths: list[str], rows: np.ndarray | None = None
-) -> list[str | None]:
-    """Per listed file, its stored hash when its size and modification time are the ones
-    recorded (None: hash it again); ``rows`` as for ``plan_update``. A file changed within
-    ``RACY_NS`` of being recorded could keep its modification time, so such a record is
-    not trusted (as git does)."""
-    stored, hashes = metadata.signatures(), metadata.hashes
-    if stored is None or hashes is None or len(stored) == 0:
-        return [None] * len(paths)
-    rows = indexed_rows(metadata.paths, paths) if rows is None else rows
-    # compared as arrays: a million files one tuple at a time took 10 s
-    recorded = stored[np.maximum(rows, 0)]
-    size, mtime, seen = recorded[:, 0], recorded[:, 1], recorded[:, 2]
-    now = sizes_and_times(paths)
-    trusted = (rows >= 0) & (seen != 0) & (seen - mtime > RACY_NS)
-    trusted &= (now[:, 0] == size) & (now[:, 1] == mtime)
-    pairs = zip(rows.tolist(), trusted.tolist(), strict=True)
-    return [hashes[row] if keep else None for row, keep in pairs]
-
-
-def _load_plan(previous: Path, paths: list[str], settings: BuildSettings) -> UpdatePlan:
-    metadata = Metadata.open(previous / METADATA_FILE)
-    try:
-        rows = indexed_rows(metadata.paths, paths)  # one lookup for both steps
-        kept = unchanged_hashes(metadata, paths, rows)
-        stale = [Path(p) for p, h in zip(paths, kept, strict=True) if h is None]
-        fresh = iter(hash_files(stale, settings.workers))
-        hashes = [h if h is not None else next(fresh) for h in kept]
-        log.info(
-            "update: hashed %d of %d files; the rest kept size and time", len(stale), len(kept)
-        )
-        known = metadata.hashes or []  # rebuild_reason sent builds without hashes to a full build
-        return plan_update(metadata.paths, known, paths, hashes, rows)
-    finally:
-        metadata.close()
 
 
 def _apply_update(

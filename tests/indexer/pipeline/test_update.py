@@ -24,9 +24,10 @@ from latentsearch.indexer.indexes.faiss_helpers import (
     stored_ids,
     stored_vectors,
 )
-from latentsearch.indexer.pipeline import update as update_module
+from latentsearch.indexer.pipeline import update_plan as plan_module
 from latentsearch.indexer.pipeline.build import BuildSettings, build_index
-from latentsearch.indexer.pipeline.update import plan_update, unchanged_hashes, update_index
+from latentsearch.indexer.pipeline.update import update_index
+from latentsearch.indexer.pipeline.update_plan import plan_update, unchanged_hashes
 from latentsearch.indexer.serve.search import Searcher
 from latentsearch.indexer.store.bundle import IndexBundle
 from latentsearch.indexer.store.manifest import MODEL_DIR, IndexLoadError, current_index_build
@@ -268,8 +269,8 @@ def test_update_hashes_only_files_whose_signature_changed(
     build_index(folder, trained_model_dir, out, SETTINGS)
     changed = make_image(folder / "green" / "03.png", (10, 10, 10), seed=42)
     hashed = []
-    real = update_module.hash_files
-    monkeypatch.setattr(update_module, "hash_files", lambda p, w: hashed.extend(p) or real(p, w))
+    real = plan_module.hash_files
+    monkeypatch.setattr(plan_module, "hash_files", lambda p, w: hashed.extend(p) or real(p, w))
 
     manifest = update_index(folder, trained_model_dir, out, SETTINGS)
 
