@@ -16,8 +16,9 @@ from latentsearch.indexer.cli.demo import run_demo as build_demo
 from latentsearch.indexer.files.corpus import BUILTIN, resolve_data
 from latentsearch.indexer.files.folders import DEFAULT_WORKERS
 from latentsearch.indexer.files.images import load_image
-from latentsearch.indexer.pipeline.build import BuildSettings, build_index
+from latentsearch.indexer.pipeline.build import build_index
 from latentsearch.indexer.pipeline.ray.engine import RayEngineError, RaySettings, build_index_ray
+from latentsearch.indexer.pipeline.settings import BuildSettings
 from latentsearch.indexer.pipeline.train import choose_shape, train_on_folder
 from latentsearch.indexer.pipeline.update import update_index
 from latentsearch.indexer.serve.collection_outliers import (

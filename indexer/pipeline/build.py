@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import closing
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import faiss
@@ -17,18 +17,14 @@ from latentsearch.encoder.training import TrainedModel, load_model
 from latentsearch.encoder.versioned_dir import current_build
 from latentsearch.indexer.files.corpus import resolve_data
 from latentsearch.indexer.files.folders import (
-    DEFAULT_WORKERS,
     FolderScan,
     NothingReadableError,
     nothing_readable,
     read_batches,
 )
 from latentsearch.indexer.indexes.choice import (
-    DEFAULT_MEMORY_BUDGET,
-    RECALL_TARGET,
     IndexChoiceError,
     index_key_for,
-    parse_memory_budget,
     training_size,
 )
 from latentsearch.indexer.indexes.codebook import new_codebook_index
@@ -41,6 +37,7 @@ from latentsearch.indexer.indexes.faiss_helpers import (
 )
 from latentsearch.indexer.indexes.pixel_grid import PixelGrid, grid_for_budget
 from latentsearch.indexer.indexes.pixel_segments import PixelSegmentWriter
+from latentsearch.indexer.pipeline.settings import BuildSettings
 from latentsearch.indexer.pipeline.writer import BuildRecord, IndexWriter, finish_build
 from latentsearch.indexer.serve.outliers import error_stride
 from latentsearch.indexer.store.disk import staged_build
@@ -51,33 +48,6 @@ log = logging.getLogger(__name__)
 
 
 NothingToIndexError = NothingReadableError  # the name the build's callers know it by
-
-
-@dataclass(frozen=True)
-class BuildSettings:
-    batch_size: int | None = None  # None: by device (encoder.devices.choose_inference)
-    workers: int = DEFAULT_WORKERS
-    index_type: str = "auto"  # flat | hnsw | ivf | ivfpq | auto (see index_choice)
-    metric: str | None = None  # l2 | cosine, latent index; None: cosine, or as before for --update
-    memory_budget: int = parse_memory_budget(DEFAULT_MEMORY_BUDGET)  # bytes, for auto/ivfpq
-    seed: int = 0  # picks the training sample of IVF indexes
-    recall_target: float = RECALL_TARGET  # recall@10 an IVF index's probes are tuned to
-
-    @property
-    def chosen_metric(self) -> str:
-        """``metric`` once the build has chosen it (``latent_metric``)."""
-        return _chosen(self.metric, "metric")
-
-    @property
-    def chosen_batch_size(self) -> int:
-        """``batch_size`` once the build has chosen it (``for_indexing``)."""
-        return _chosen(self.batch_size, "batch_size")
-
-
-def _chosen(value, name: str):
-    if value is None:  # a bug: the build resolves its settings before it uses them
-        raise ValueError(f"the build's {name} is used before it was chosen")
-    return value
 
 
 def training_codes(

@@ -32,7 +32,8 @@ from latentsearch.indexer.indexes.pixel_segments import (
     carry_segments,
     write_removed,
 )
-from latentsearch.indexer.pipeline.build import BuildSettings, NothingToIndexError, build_index
+from latentsearch.indexer.pipeline.build import NothingToIndexError, build_index
+from latentsearch.indexer.pipeline.settings import BuildSettings
 from latentsearch.indexer.pipeline.update_plan import UpdatePlan, load_plan, rebuild_reason
 from latentsearch.indexer.pipeline.writer import BuildRecord, IndexWriter, finish_build
 from latentsearch.indexer.serve.outliers import error_stride

@@ -10,18 +10,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from latentsearch.indexer.files.folders import hash_files
 from latentsearch.indexer.files.listing import sizes_and_times
 from latentsearch.indexer.indexes.choice import index_type_of
+from latentsearch.indexer.pipeline.settings import BuildSettings
 from latentsearch.indexer.store.manifest import METADATA_FILE, Manifest, verify_build
 from latentsearch.indexer.store.metadata import Metadata
-
-if TYPE_CHECKING:
-    from latentsearch.indexer.pipeline.build import BuildSettings
 
 log = logging.getLogger(__name__)
 RACY_NS = 2_000_000_000  # a record taken this soon after the file's last change is re-checked

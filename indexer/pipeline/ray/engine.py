@@ -31,11 +31,11 @@ from latentsearch.indexer.indexes.factory import train_index
 from latentsearch.indexer.indexes.faiss_helpers import prepare_vectors
 from latentsearch.indexer.indexes.pixel_segments import PixelSegmentWriter
 from latentsearch.indexer.pipeline.build import (
-    BuildSettings,
     baseline_grid,
     empty_latent_index,
     latent_metric,
 )
+from latentsearch.indexer.pipeline.settings import BuildSettings
 from latentsearch.indexer.pipeline.writer import BuildRecord, IndexWriter, finish_build
 from latentsearch.indexer.serve.outliers import error_stride
 from latentsearch.indexer.store.disk import staged_build
