@@ -13,6 +13,7 @@ from latentsearch.encoder.training import model_input_size
 from latentsearch.indexer.bench.benchmark import BenchConfig, bench_folder
 from latentsearch.indexer.bench.report import quality_table
 from latentsearch.indexer.cli.demo import run_demo as build_demo
+from latentsearch.indexer.cli.parser import index_settings
 from latentsearch.indexer.files.corpus import BUILTIN, resolve_data
 from latentsearch.indexer.files.folders import DEFAULT_WORKERS
 from latentsearch.indexer.files.images import load_image
@@ -110,14 +111,7 @@ def run_sample(args: argparse.Namespace) -> int:
 
 
 def run_index(args: argparse.Namespace) -> int:
-    settings = BuildSettings(
-        batch_size=args.batch_size,
-        workers=args.workers or DEFAULT_WORKERS,
-        index_type=args.index_type,
-        metric=args.metric,
-        memory_budget=args.memory_budget,
-        recall_target=args.recall_target,
-    )
+    settings = index_settings(args)
     if args.engine == "ray":
         manifest = _index_on_ray(args, settings)
     else:

@@ -22,10 +22,8 @@ import faiss
 import numpy as np
 
 from latentsearch.encoder.devices import for_indexing
-from latentsearch.encoder.model_files import model_files
 from latentsearch.encoder.training import TrainedModel, load_model
-from latentsearch.indexer.files.corpus import resolve_data
-from latentsearch.indexer.files.folders import FolderScan, image_files, read_batches
+from latentsearch.indexer.files.folders import FolderScan, read_batches
 from latentsearch.indexer.indexes.faiss_helpers import read_index, remove_ids
 from latentsearch.indexer.indexes.pixel_segments import (
     CarriedSegments,
@@ -33,21 +31,19 @@ from latentsearch.indexer.indexes.pixel_segments import (
     write_removed,
 )
 from latentsearch.indexer.pipeline.build import NothingToIndexError, build_index
+from latentsearch.indexer.pipeline.plan_ahead import planned, planning_ahead
 from latentsearch.indexer.pipeline.settings import BuildSettings
-from latentsearch.indexer.pipeline.update_plan import UpdatePlan, load_plan, rebuild_reason
+from latentsearch.indexer.pipeline.update_plan import PlanRequest, UpdatePlan
 from latentsearch.indexer.pipeline.writer import BuildRecord, IndexWriter, finish_build
 from latentsearch.indexer.serve.outliers import error_stride
 from latentsearch.indexer.store.disk import staged_build
 from latentsearch.indexer.store.manifest import (
     LATENT_FILE,
     METADATA_FILE,
-    IndexLoadError,
     Manifest,
-    current_index_build,
-    encoder_sha256,
     raw_segments,
 )
-from latentsearch.indexer.store.metadata import MetadataError, MetadataWriter
+from latentsearch.indexer.store.metadata import MetadataWriter
 from latentsearch.indexer.store.thumbnails import carry_thumbnails
 
 log = logging.getLogger(__name__)
@@ -65,24 +61,21 @@ def update_index(
     kept, added and removed. When nothing changed no new build is written at all.
     """
     started = time.perf_counter()
-    folder = resolve_data(data)
-    model_hash = encoder_sha256(model_files(model_dir))  # no model load yet
-    try:
-        previous = current_index_build(out_dir)
-        reason = rebuild_reason(previous, model_hash, settings)
-        settings = replace(settings, metric=settings.metric or Manifest.load(previous).metric)
-    except (IndexLoadError, MetadataError) as err:
-        reason = f"there is no usable index to update ({err})"
-    if reason:
-        log.warning("full rebuild: %s", reason)
+    request = PlanRequest(str(data), str(model_dir), str(out_dir), settings)
+    # while the plan is made in a second process, load the model rather than wait for it
+    loaded = load_model(model_dir) if planning_ahead(request) else None
+    ahead = planned(request)
+    folder, settings = ahead.folder, replace(settings, metric=ahead.metric)
+    if ahead.rebuild or ahead.plan is None or ahead.previous is None:
+        log.warning("full rebuild: %s", ahead.rebuild)
         return build_index(folder, model_dir, out_dir, settings)
-    plan = load_plan(previous, image_files(folder.resolve()), settings)
+    plan, previous = ahead.plan, ahead.previous
     if not plan.to_encode and not plan.stale_rows:
         log.info("%s is up to date: all %d files unchanged", out_dir, plan.unchanged)
         unchanged = {"base": previous.name, "unchanged": plan.unchanged, "added": 0, "removed": 0}
         seconds = round(time.perf_counter() - started, 3)
         return replace(Manifest.load(previous), update=unchanged, build_seconds=seconds)
-    model, inference = for_indexing(load_model(model_dir), settings.batch_size)
+    model, inference = for_indexing(loaded or load_model(model_dir), settings.batch_size)
     settings = replace(settings, batch_size=inference.batch_size)
     return _apply_update(folder, model, Path(model_dir), out_dir, previous, plan, settings)
 

@@ -13,12 +13,21 @@ from pathlib import Path
 
 import numpy as np
 
-from latentsearch.indexer.files.folders import hash_files
+from latentsearch.encoder.model_files import model_files
+from latentsearch.indexer.files.corpus import resolve_data
+from latentsearch.indexer.files.folders import hash_files, image_files
 from latentsearch.indexer.files.listing import sizes_and_times
 from latentsearch.indexer.indexes.choice import index_type_of
 from latentsearch.indexer.pipeline.settings import BuildSettings
-from latentsearch.indexer.store.manifest import METADATA_FILE, Manifest, verify_build
-from latentsearch.indexer.store.metadata import Metadata
+from latentsearch.indexer.store.manifest import (
+    METADATA_FILE,
+    IndexLoadError,
+    Manifest,
+    current_index_build,
+    encoder_sha256,
+    verify_build,
+)
+from latentsearch.indexer.store.metadata import Metadata, MetadataError
 
 log = logging.getLogger(__name__)
 RACY_NS = 2_000_000_000  # a record taken this soon after the file's last change is re-checked
@@ -120,3 +129,43 @@ def load_plan(previous: Path, paths: list[str], settings: BuildSettings) -> Upda
         return plan_update(metadata.paths, known, paths, hashes, rows)
     finally:
         metadata.close()
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """An update as asked for: the folder, model and index directory as given, and how."""
+
+    data: str
+    model_dir: str
+    out_dir: str
+    settings: BuildSettings
+
+
+@dataclass(frozen=True)
+class Planned:
+    """``plan_for``'s answer: the plan against the build ``previous``, or why the index
+    must be built in full instead (``rebuild``)."""
+
+    folder: Path
+    metric: str | None  # the metric the index keeps: the previous build's unless asked
+    previous: Path | None = None
+    plan: UpdatePlan | None = None
+    rebuild: str | None = None
+
+
+def plan_for(request: PlanRequest) -> Planned:
+    """Check the current build and plan the update of ``request`` (no model is loaded)."""
+    folder = resolve_data(request.data)
+    model_hash = encoder_sha256(model_files(request.model_dir))
+    settings = request.settings
+    try:
+        previous = current_index_build(request.out_dir)
+        reason = rebuild_reason(previous, model_hash, settings)
+        metric = settings.metric or Manifest.load(previous).metric
+    except (IndexLoadError, MetadataError) as err:
+        why = f"there is no usable index to update ({err})"
+        return Planned(folder, settings.metric, rebuild=why)
+    if reason:
+        return Planned(folder, metric, previous, rebuild=reason)
+    plan = load_plan(previous, image_files(folder.resolve()), settings)
+    return Planned(folder, metric, previous, plan)

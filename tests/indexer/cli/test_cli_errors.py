@@ -1,5 +1,8 @@
 """Every user error of the CLI is one line on stderr and exit status 2, never a traceback."""
 
+import subprocess
+import sys
+
 import pytest
 
 from latentsearch.indexer.cli.parser import main
@@ -175,3 +178,15 @@ def test_every_user_error_derives_from_the_one_base():
         assert issubclass(error, UserError) and issubclass(error, LatentSearchError)
     assert issubclass(DiskFullError, OSError)  # still caught where OSError is
     assert USER_ERRORS[0] is UserError
+
+
+def test_the_command_ends_an_index_error_with_its_line_and_status(places):
+    """`latentsearch index` ends its process without Python's teardown: the error line and
+    the exit status must still come out."""
+    words = ["index", "--data", places["nowhere"], "--model", places["model"]]
+    words += ["--out", places["tmp"] / "never"]
+    command = [sys.executable, "-m", "latentsearch.indexer.cli", *map(str, words)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("latentsearch index: error:")
+    assert "does not exist" in done.stderr and "Traceback" not in done.stderr
