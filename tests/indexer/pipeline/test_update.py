@@ -251,7 +251,7 @@ def test_unchanged_hashes_trusts_only_a_settled_unchanged_signature(tmp_path):
     signatures[2, 2] = signatures[2, 1] + 1_000_000  # recorded 1 ms after its last change
     signatures[3] = 0  # an older build, or one from the Ray engine: nothing recorded
     stored = {SIGNATURE_DATASET: signatures}  # what Metadata reads from its HDF5 file
-    metadata = Metadata([str(p) for p in rows], [None] * 4, stored, None, list("abcd"))
+    metadata = Metadata([str(p) for p in rows], stored, None, list("abcd"))
     os.utime(touched, ns=(time.time_ns(), time.time_ns()))  # same size, new time
 
     found = unchanged_hashes(metadata, [str(p) for p in rows] + [str(tmp_path / "new.png")])

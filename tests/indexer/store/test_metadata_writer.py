@@ -48,6 +48,18 @@ def test_appended_thumbnails_line_up_with_paths(tmp_path):
         metadata.close()
 
 
+def test_labels_are_read_when_first_asked_for(tmp_path):
+    with MetadataWriter(tmp_path / "metadata.h5") as writer:
+        writer.append(["a.png", "b.png", "c.png"], [None, "cats", ""], [jpeg(n) for n in range(3)])
+    metadata = Metadata.open(tmp_path / "metadata.h5")
+    try:
+        assert "labels" not in vars(metadata)  # opening (as an update does) left them on disk
+        assert metadata.labels == [None, "cats", None]
+        assert metadata.labels is metadata.labels  # read once
+    finally:
+        metadata.close()
+
+
 def test_blanked_rows_are_emptied_and_the_rest_kept(tmp_path):
     thumbs = [jpeg(n) for n in range(8)]
     with MetadataWriter(tmp_path / "metadata.h5") as writer:
