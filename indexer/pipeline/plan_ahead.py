@@ -3,7 +3,8 @@
 ``latentsearch index --update`` spends seconds importing Keras and its backend before it
 can encode anything, and as long again, on a large folder, listing it, checking sizes and
 times and reading the build's metadata. The plan needs no Keras (``update_plan``), so the
-command line forks a process for it before that import; ``update_index`` collects it.
+command line forks a process for it before that import; ``update_index`` collects it,
+after verifying the build's checksums itself while the plan is still being made.
 """
 
 from __future__ import annotations
@@ -14,6 +15,12 @@ import sys
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from latentsearch.indexer.pipeline.update_plan import Planned, PlanRequest, plan_for
+from latentsearch.indexer.store.manifest import (
+    IndexLoadError,
+    Manifest,
+    current_index_build,
+    verify_build,
+)
 
 log = logging.getLogger(__name__)
 _STARTED: dict[PlanRequest, Future[Planned]] = {}
@@ -28,7 +35,8 @@ def plan_ahead(request: PlanRequest) -> bool:
     if sys.platform != "linux" or "keras" in sys.modules:
         return False
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-    _STARTED[request] = pool.submit(plan_for, request)
+    # the build's files are verified by ``planned``, in this process, meanwhile
+    _STARTED[request] = pool.submit(plan_for, request, False)
     pool.shutdown(wait=False)  # the process ends once the plan is made
     log.debug("planning the update in a second process")
     return True
@@ -45,7 +53,18 @@ def planned(request: PlanRequest) -> Planned:
     started = _STARTED.pop(request, None)
     if started is not None:
         try:
-            return started.result()
+            return _verified_here(request, started)
         except Exception as err:  # planned again below, so an error keeps its traceback
             log.debug("the plan made ahead failed (%s); planning again", err)
     return plan_for(request)
+
+
+def _verified_here(request: PlanRequest, started: Future[Planned]) -> Planned:
+    """The plan made ahead, once this process has verified the build it was made against:
+    hashing the build's files (seconds at a million photos) overlaps the plan's end."""
+    previous = current_index_build(request.out_dir)
+    verify_build(previous, Manifest.load(previous))
+    ahead = started.result()
+    if ahead.previous != previous:
+        raise IndexLoadError(f"{request.out_dir} moved on to {previous.name} meanwhile")
+    return ahead

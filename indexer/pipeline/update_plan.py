@@ -73,10 +73,14 @@ def indexed_rows(old_paths: list[str], paths: list[str]) -> np.ndarray:
     return np.fromiter((row_of.get(path, -1) for path in paths), np.int64, len(paths))
 
 
-def rebuild_reason(previous: Path, model_hash: str, settings: BuildSettings) -> str | None:
-    """Why ``previous`` cannot be updated in place (None: it can)."""
+def rebuild_reason(
+    previous: Path, model_hash: str, settings: BuildSettings, verify: bool = True
+) -> str | None:
+    """Why ``previous`` cannot be updated in place (None: it can); ``verify=False`` leaves
+    checking its files to the caller, who must before the build is used."""
     manifest = Manifest.load(previous)
-    verify_build(previous, manifest)  # a damaged build is never copied into the next one
+    if verify:
+        verify_build(previous, manifest)  # a damaged build is never copied into the next one
     if manifest.model_sha256 != model_hash:
         return (
             f"the model changed (encoder sha256 {manifest.model_sha256[:12]}… -> "
@@ -153,14 +157,15 @@ class Planned:
     rebuild: str | None = None
 
 
-def plan_for(request: PlanRequest) -> Planned:
-    """Check the current build and plan the update of ``request`` (no model is loaded)."""
+def plan_for(request: PlanRequest, verify: bool = True) -> Planned:
+    """Check the current build and plan the update of ``request`` (no model is loaded);
+    ``verify`` as for ``rebuild_reason``."""
     folder = resolve_data(request.data)
     model_hash = encoder_sha256(model_files(request.model_dir))
     settings = request.settings
     try:
         previous = current_index_build(request.out_dir)
-        reason = rebuild_reason(previous, model_hash, settings)
+        reason = rebuild_reason(previous, model_hash, settings, verify)
         metric = settings.metric or Manifest.load(previous).metric
     except (IndexLoadError, MetadataError) as err:
         why = f"there is no usable index to update ({err})"

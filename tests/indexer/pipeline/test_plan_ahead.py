@@ -15,6 +15,7 @@ from latentsearch.indexer.pipeline.settings import BuildSettings
 from latentsearch.indexer.pipeline.update import update_index
 from latentsearch.indexer.pipeline.update_plan import PlanRequest, plan_for
 from latentsearch.indexer.store.bundle import IndexBundle
+from latentsearch.indexer.store.manifest import LATENT_FILE, current_index_build
 
 SETTINGS = BuildSettings(batch_size=16, workers=2)
 FRESH_PYTHON_TIMEOUT_S = 300  # a new interpreter imports Keras: seconds on a 2-core machine
@@ -110,3 +111,26 @@ def test_cli_update_plans_ahead(changed_folder):
     assert "the plan made ahead failed" not in done.stderr
     assert "'added': 1" in done.stdout and "'removed': 1" in done.stdout  # flushed first
     assert IndexBundle.load(out).manifest.update["added"] == 1
+
+
+def test_a_damaged_build_is_found_by_the_collecting_process(changed_folder):
+    """The plan made ahead skips the checksums; the process collecting it verifies them,
+    so a damaged build still turns the update into a full rebuild, as planning here does."""
+    folder, model, out = changed_folder
+    with open(current_index_build(out) / LATENT_FILE, "ab") as latent:
+        latent.write(b"\0")
+    code = f"""
+        import json, sys
+        from latentsearch.indexer.pipeline import update_plan
+        from latentsearch.indexer.pipeline.plan_ahead import plan_ahead, planned
+        from latentsearch.indexer.pipeline.settings import BuildSettings
+        settings = BuildSettings(batch_size=16, workers=2)
+        request = update_plan.PlanRequest({str(folder)!r}, {str(model)!r}, {str(out)!r}, settings)
+        started = plan_ahead(request)
+        ahead, here = planned(request), update_plan.plan_for(request)
+        print(json.dumps({{"started": started, "same": ahead == here, "why": ahead.rebuild}}))
+    """
+    done = run_fresh_python("-c", textwrap.dedent(code))
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["started"] and result["same"]
+    assert "no usable index to update" in result["why"] and "damaged" in result["why"]
