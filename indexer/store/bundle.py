@@ -95,6 +95,15 @@ class IndexBundle:
         }
         if len(set(sizes.values())) != 1:
             raise IndexLoadError(f"{self.path} is inconsistent: row counts differ {sizes}")
+        try:  # read now, not at the first search: every search names its hits' labels
+            labels = len(self.metadata.labels)
+        except MetadataError as err:
+            raise IndexLoadError(f"{self.path} is damaged: {err}") from err
+        if labels != len(self.metadata.paths):
+            raise IndexLoadError(
+                f"{self.path} is inconsistent: {labels} labels for "
+                f"{len(self.metadata.paths)} metadata rows"
+            )
         model_hash = encoder_sha256(self.model.path)
         if model_hash != self.manifest.model_sha256:
             raise IndexLoadError(
