@@ -12,7 +12,6 @@ import pytest
 from latentsearch.encoder.model_files import ModelLoadError
 from latentsearch.indexer.pipeline.plan_ahead import plan_ahead, planned
 from latentsearch.indexer.pipeline.settings import BuildSettings
-from latentsearch.indexer.pipeline.update import update_index
 from latentsearch.indexer.pipeline.update_plan import PlanRequest, plan_for
 from latentsearch.indexer.store.bundle import IndexBundle
 from latentsearch.indexer.store.manifest import LATENT_FILE, current_index_build
@@ -22,13 +21,10 @@ FRESH_PYTHON_TIMEOUT_S = 300  # a new interpreter imports Keras: seconds on a 2-
 
 
 @pytest.fixture
-def changed_folder(tmp_path, image_folder, built_index_dir):
+def changed_folder(folder_and_index):
     """A copy of the fixture folder and its index, then one file added and one removed."""
-    folder, out = tmp_path / "images", tmp_path / "index"
-    shutil.copytree(image_folder, folder)
-    shutil.copytree(built_index_dir, out)
+    folder, out = folder_and_index
     model = IndexBundle.load(out).model.path
-    update_index(folder, model, out, SETTINGS)  # the index now lists the copy
     red = sorted((folder / "red").iterdir())
     shutil.copyfile(red[0], folder / "red" / "added.png")
     os.utime(folder / "red" / "added.png", (1, 1))  # a size and time no row has

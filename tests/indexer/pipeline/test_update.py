@@ -50,16 +50,6 @@ def test_plan_update_of_unchanged_folder_is_empty():
     assert (plan.to_encode, plan.stale_rows, plan.unchanged, plan.old_rows) == ([], [], 2, 2)
 
 
-@pytest.fixture
-def folder_and_index(tmp_path, image_folder, built_index_dir):
-    folder, out = tmp_path / "images", tmp_path / "index"
-    shutil.copytree(image_folder, folder)
-    shutil.copytree(built_index_dir, out)
-    # the fixture index points at the original folder: rewrite nothing, just index the copy
-    update_index(folder, IndexBundle.load(out).model.path, out, SETTINGS)
-    return folder, out
-
-
 def rows_by_path(bundle):
     return {p: row for row, p in enumerate(bundle.metadata.paths) if p}
 
