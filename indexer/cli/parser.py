@@ -357,8 +357,7 @@ def _plan_update_ahead(args: argparse.Namespace) -> None:
         from latentsearch.indexer.pipeline.plan_ahead import plan_ahead
         from latentsearch.indexer.pipeline.update_plan import PlanRequest
 
-        request = PlanRequest(str(args.data), str(args.model), str(args.out), index_settings(args))
-        plan_ahead(request)
+        plan_ahead(PlanRequest.of(args.data, args.model, args.out, index_settings(args)))
 
 
 def main(argv: list[str] | None = None) -> int:

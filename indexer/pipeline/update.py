@@ -61,7 +61,7 @@ def update_index(
     kept, added and removed. When nothing changed no new build is written at all.
     """
     started = time.perf_counter()
-    request = PlanRequest(str(data), str(model_dir), str(out_dir), settings)
+    request = PlanRequest.of(data, model_dir, out_dir, settings)
     # while the plan is made in a second process, load the model rather than wait for it
     loaded = load_model(model_dir) if planning_ahead(request) else None
     ahead = planned(request)

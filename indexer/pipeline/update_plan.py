@@ -144,6 +144,14 @@ class PlanRequest:
     out_dir: str
     settings: BuildSettings
 
+    @classmethod
+    def of(
+        cls, data: str | Path, model_dir: str | Path, out_dir: str | Path, settings: BuildSettings
+    ) -> PlanRequest:
+        """The request for these arguments, spelled alike wherever it is made: the command
+        line's plan made ahead is found by comparing requests."""
+        return cls(str(data), str(model_dir), str(out_dir), settings)
+
 
 @dataclass(frozen=True)
 class Planned:

@@ -33,7 +33,7 @@ def changed_folder(folder_and_index):
 
 
 def request_for(folder, model, out) -> PlanRequest:
-    return PlanRequest(str(folder), str(model), str(out), SETTINGS)
+    return PlanRequest.of(folder, model, out, SETTINGS)
 
 
 def run_fresh_python(*words: str) -> subprocess.CompletedProcess:
