@@ -151,10 +151,15 @@ class MetadataWriter:
             self._release()  # the error on its way out says what went wrong
 
 
+def _texts(stored: np.ndarray) -> list[str]:
+    """A string column as ``str``: h5py gives UTF-8 text as bytes."""
+    return [text.decode() if isinstance(text, bytes) else text for text in stored]
+
+
 @dataclass(frozen=True)
 class Metadata:
-    """Paths in memory; labels, thumbnails and signatures read from the open file when
-    first asked for."""
+    """Paths in memory; labels read from the open file once, when first asked for;
+    thumbnails and signatures read from it on demand."""
 
     paths: list[str]
     file: h5py.File
@@ -169,13 +174,9 @@ class Metadata:
         except OSError as err:
             raise MetadataError(f"cannot read metadata file {path}: {err}") from err
         try:
-            paths = [p.decode() if isinstance(p, bytes) else p for p in handle["path"][:]]
+            paths = _texts(handle["path"][:])
             errors = handle[ERRORS_DATASET][:] if ERRORS_DATASET in handle else None
-            hashes = (
-                [h.decode() if isinstance(h, bytes) else h for h in handle[HASH_DATASET][:]]
-                if HASH_DATASET in handle
-                else None
-            )
+            hashes = _texts(handle[HASH_DATASET][:]) if HASH_DATASET in handle else None
         except (OSError, KeyError) as err:
             handle.close()
             raise MetadataError(f"cannot read metadata file {path}: {err}") from err
@@ -204,7 +205,7 @@ class Metadata:
             stored = self.file["label"][:]
         except (OSError, KeyError) as err:
             raise MetadataError(f"cannot read the labels in {self.file.filename}: {err}") from err
-        return [(lab.decode() if isinstance(lab, bytes) else lab) or None for lab in stored]
+        return [label or None for label in _texts(stored)]
 
     def signatures(self) -> np.ndarray | None:
         """(rows, 3) file signatures (0s: unknown); None in older builds. Read on demand:
